@@ -1,0 +1,290 @@
+/*
+ * decision_json.c: struct tg_decision -> JSON (contract.md section 2).
+ *
+ * The same decision must always serialize to the same bytes: decisions are
+ * hashed into the audit log and compared by callers.  So every object is
+ * built member by member in one fixed order (jansson keeps insertion
+ * order), optional members are either always present (as null) or present
+ * only under a stated condition, and numbers have one spelling each:
+ * integral values as JSON integers, everything else as reals printed with
+ * 17 significant digits, which round-trips a double exactly.
+ *
+ * Ownership: api_decision_to_json() borrows the decision and returns a new
+ * reference; api_dumps() returns a malloc'd string the caller free()s.
+ */
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "tiergate/api.h"
+
+/* Integers up to 2^53 are exact in a double and in every JSON reader
+ * that parses numbers as doubles (JavaScript); beyond that a real says
+ * honestly that the value is approximate. */
+#define EXACT_INT_MAX 9007199254740992.0
+
+/* A number, or null when it is NAN (or infinite, which jansson cannot
+ * represent). */
+static json_t *
+num(double x)
+{
+	if (!isfinite(x))
+		return json_null();
+	if (x == floor(x) && fabs(x) < EXACT_INT_MAX)
+		return json_integer((json_int_t)x);
+	return json_real(x);
+}
+
+/* A string, or null for NULL.  json_string() refuses ill-formed UTF-8,
+ * which then surfaces as an encoding failure rather than bad output. */
+static json_t *
+str(const char *s)
+{
+	return s == NULL ? json_null() : json_string(s);
+}
+
+/* json_object_set_new() and json_array_append_new() consume the value
+ * even when they fail, and fail on a NULL value: so a failed constructor
+ * needs no cleanup of its own, only the -1 to stop. */
+static int
+set(json_t *o, const char *k, json_t *v)
+{
+	return json_object_set_new(o, k, v);
+}
+
+static json_t *
+reason_json(const struct tg_reason *r)
+{
+	json_t *o;
+
+	if ((o = json_object()) == NULL)
+		return NULL;
+	if (set(o, "rule", str(r->rule)) == -1 ||
+	    set(o, "citation", str(r->citation)) == -1 ||
+	    set(o, "text", str(r->text)) == -1) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static json_t *
+reasons_json(const struct tg_item_decision *it)
+{
+	json_t *a;
+	size_t i;
+
+	if ((a = json_array()) == NULL)
+		return NULL;
+	for (i = 0; i < it->nreasons; i++) {
+		if (json_array_append_new(a,
+		    reason_json(&it->reasons[i])) == -1) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+static json_t *
+item_json(const struct tg_item_decision *it)
+{
+	json_t *o, *ret = NULL;
+
+	if ((o = json_object()) == NULL)
+		return NULL;
+	if (set(o, "index", json_integer((json_int_t)it->index)) == -1 ||
+	    set(o, "eccn", str(it->eccn)) == -1 ||
+	    set(o, "outcome", str(outcome_name(it->outcome))) == -1 ||
+	    set(o, "authorization", str(it->authorization)) == -1)
+		goto out;
+	if (it->license != NULL &&
+	    set(o, "license", str(it->license)) == -1)
+		goto out;
+	if (set(o, "review_policy", str(review_name(it->review))) == -1 ||
+	    set(o, "tpp", num(it->tpp)) == -1)
+		goto out;
+	/* Only models have effective operations (4E091); the engine leaves
+	 * NAN for everything else, and the field is then left out. */
+	if (!isnan(it->operations) &&
+	    set(o, "operations", num(it->operations)) == -1)
+		goto out;
+	if (set(o, "reasons", reasons_json(it)) == -1)
+		goto out;
+	ret = o;
+	o = NULL;
+out:
+	json_decref(o);
+	return ret;
+}
+
+static json_t *
+quota_json(const struct tg_quota_use *q)
+{
+	json_t *o;
+
+	if ((o = json_object()) == NULL)
+		return NULL;
+	if (set(o, "name", str(q->name)) == -1 ||
+	    set(o, "key", str(q->key)) == -1 ||
+	    set(o, "period", str(q->period)) == -1 ||
+	    set(o, "used", num(q->used)) == -1 ||
+	    set(o, "limit", num(q->limit)) == -1) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static json_t *
+red_flag_json(const struct tg_red_flag *f)
+{
+	json_t *o;
+
+	if ((o = json_object()) == NULL)
+		return NULL;
+	if (set(o, "rule", str(f->rule)) == -1 ||
+	    set(o, "citation", str(f->citation)) == -1 ||
+	    set(o, "text", str(f->text)) == -1 ||
+	    set(o, "item", f->item < 0 ? json_null() :
+	    json_integer((json_int_t)f->item)) == -1) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static json_t *
+destination_json(const struct tg_decision *d)
+{
+	json_t *o, *ret = NULL;
+
+	if ((o = json_object()) == NULL)
+		return NULL;
+	/* The tier is 1, 2 or 3; anything else means the pack did not
+	 * classify the country, which null says without inventing a tier. */
+	if (set(o, "country", d->destination == TG_CC_NONE ? json_null() :
+	    json_string(cc_str(d->destination))) == -1 ||
+	    set(o, "tier", d->tier >= 1 && d->tier <= 3 ?
+	    json_integer(d->tier) : json_null()) == -1)
+		goto out;
+	/* HK is decided as CN: show what was asked only when it differs. */
+	if (d->destination_given != TG_CC_NONE &&
+	    d->destination_given != d->destination &&
+	    set(o, "country_given",
+	    json_string(cc_str(d->destination_given))) == -1)
+		goto out;
+	ret = o;
+	o = NULL;
+out:
+	json_decref(o);
+	return ret;
+}
+
+static json_t *
+rules_json(const struct tg_decision *d)
+{
+	json_t *o;
+
+	if ((o = json_object()) == NULL)
+		return NULL;
+	if (set(o, "pack", str(d->pack_name)) == -1 ||
+	    set(o, "version", str(d->pack_version)) == -1 ||
+	    set(o, "sha256", str(d->pack_sha256)) == -1) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+enum list { L_ITEMS, L_QUOTAS, L_RED_FLAGS, L_WARNINGS };
+
+/* The four top-level lists, built alike: each returns a new array or
+ * NULL (having released what it built). */
+static json_t *
+list_json(const struct tg_decision *d, enum list which)
+{
+	json_t *a, *v;
+	size_t i, n;
+
+	switch (which) {
+	case L_ITEMS:
+		n = d->nitems;
+		break;
+	case L_QUOTAS:
+		n = d->nquotas;
+		break;
+	case L_RED_FLAGS:
+		n = d->nred_flags;
+		break;
+	default:
+		n = d->nwarnings;
+		break;
+	}
+	if ((a = json_array()) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		if (which == L_ITEMS)
+			v = item_json(&d->items[i]);
+		else if (which == L_QUOTAS)
+			v = quota_json(&d->quotas[i]);
+		else if (which == L_RED_FLAGS)
+			v = red_flag_json(&d->red_flags[i]);
+		else
+			v = str(d->warnings[i]);
+		if (json_array_append_new(a, v) == -1) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+static json_t *
+date_json(tg_date date)
+{
+	char buf[16];
+
+	if (date == TG_DATE_NONE)
+		return json_null();
+	date_format(date, buf);
+	return json_string(buf);
+}
+
+json_t *
+api_decision_to_json(const struct tg_decision *d, const char *decision_id)
+{
+	json_t *o;
+
+	if ((o = json_object()) == NULL)
+		return NULL;
+	/* contract.md section 2, in its order. */
+	if (set(o, "decision_id", str(decision_id)) == -1 ||
+	    set(o, "reference", str(d->reference)) == -1 ||
+	    set(o, "date", date_json(d->date)) == -1 ||
+	    set(o, "outcome", str(outcome_name(d->outcome))) == -1 ||
+	    set(o, "destination", destination_json(d)) == -1 ||
+	    set(o, "items", list_json(d, L_ITEMS)) == -1 ||
+	    set(o, "quotas", list_json(d, L_QUOTAS)) == -1 ||
+	    set(o, "red_flags", list_json(d, L_RED_FLAGS)) == -1 ||
+	    set(o, "warnings", list_json(d, L_WARNINGS)) == -1 ||
+	    set(o, "rules", rules_json(d)) == -1 ||
+	    set(o, "dry_run", json_boolean(d->dry_run)) == -1) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+char *
+api_dumps(const json_t *j, bool indent)
+{
+	size_t flags;
+
+	/* JSON_PRESERVE_ORDER keeps our insertion order (the default since
+	 * jansson 2.8, stated anyway); no JSON_ENSURE_ASCII, the output is
+	 * UTF-8 like the input; 17 digits make every double round-trip. */
+	flags = JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17);
+	flags |= indent ? JSON_INDENT(2) : JSON_COMPACT;
+	return json_dumps(j, flags);
+}

@@ -1,0 +1,36 @@
+/*
+ * cli.h: private to daemon/cli: what main() hands each subcommand.
+ *
+ * main.c parses the global options (before the command name) into a
+ * struct cli_ctx and resets getopt; each subcommand (cli_<name>.c) then
+ * parses its own argv, whose argv[0] is the command name, and returns the
+ * process exit status.  Subcommands report through log.c (stderr) and
+ * write results to stdout.
+ */
+#ifndef TIERGATE_CLI_H
+#define TIERGATE_CLI_H
+
+#include <stddef.h>
+
+/* Exit statuses shared by the subcommands (contract.md section 4). */
+#define CLI_EXIT_OK 0		/* nothing restricted, or command done */
+#define CLI_EXIT_FLAGGED 1	/* hold or license_required; lint errors */
+#define CLI_EXIT_FAIL 2		/* bad input, usage, or failure */
+
+struct cli_ctx {
+	const char *data_dir;		/* --data-dir or $TIERGATE_DATA_DIR;
+					 * NULL when neither is set */
+	const char *const *rules;	/* --rules paths, else the default */
+	size_t nrules;			/* 0: no rules found anywhere */
+	const char *rules_searched;	/* where the default was looked for,
+					 * for the error message */
+	const char *config;		/* -c: checked to exist, not read yet */
+};
+
+/* tiergate check [--dry-run] [FILE|-] */
+int cli_check(const struct cli_ctx *ctx, int argc, char **argv);
+
+/* tiergate rules lint [FILE...] | rules show [FILE...] */
+int cli_rules(const struct cli_ctx *ctx, int argc, char **argv);
+
+#endif

@@ -1,0 +1,714 @@
+/*
+ * eval.c: deciding one transaction under a compiled pack.
+ *
+ * Order (docs/rules.md, "Evaluation"): for each item, apply the catalog and
+ * compute the derived facts; classify (first matching classification rule
+ * wins); collect every requirement rule that applies (the most restrictive
+ * review policy wins, and only authorizations that every one of them allows
+ * may cover the item); try authorizations in pack order, the first that
+ * applies and fits its quota wins; then red flags turn the item into a
+ * hold.  An item's outcome is the most restrictive of these, and the
+ * transaction's is its most restrictive item's.  Quotas accumulate line by
+ * line in item order, on top of what the quota provider reports as used.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+
+#include "engine_int.h"
+
+#define LICENSE_BIT (1u << (PACK_AUTH_MAX - 1))
+
+struct qtrack {
+	int quota;
+	const char *key;
+	const char *period;
+	double before;		/* what the provider reported */
+	double added;		/* authorized by this transaction */
+	double limit;
+	bool listed;
+};
+
+struct run {
+	struct tg_pack *p;
+	struct tg_decision *d;
+	struct tg_arena *a;
+	struct ectx cx;
+	const struct tg_quota_ops *qops;
+	struct qtrack *qt;
+	size_t nqt, capqt;
+	const char **warn;
+	size_t nwarn, capwarn;
+	struct tg_error *err;
+};
+
+int
+tier_of(struct ectx *cx, tg_cc cc)
+{
+	tg_cc saved;
+	int t = 2;
+
+	if (cc == TG_CC_NONE)
+		return -1;
+	cc = pack_alias(cx->pack, cc);
+	for (size_t i = 0; i < cx->ntier; i++)
+		if (cx->tier_cc[i] == cc)
+			return cx->tier_v[i];
+	saved = cx->country;
+	cx->country = cc;
+	for (size_t i = 0; i < cx->pack->ntiers; i++) {
+		if (expr_truth(cx, &cx->pack->tiers[i].when) == 1) {
+			t = cx->pack->tiers[i].tier;
+			break;
+		}
+	}
+	cx->country = saved;
+	if (cx->ntier < 8) {
+		cx->tier_cc[cx->ntier] = cc;
+		cx->tier_v[cx->ntier++] = (int8_t)t;
+	}
+	return t;
+}
+
+static bool
+active(const struct rule_common *c, tg_date d)
+{
+	return (c->effective == TG_DATE_NONE || c->effective <= d) &&
+	    d <= c->until;
+}
+
+static bool
+kind_ok(const struct rule_common *c, const struct tg_item *it)
+{
+	return c->kinds == 0 || (c->kinds & (1u << it->kind)) != 0;
+}
+
+static bool
+eccn_in(const struct tg_pack *p, const struct eccn_set *s, const char *eccn)
+{
+	if (eccn == NULL)
+		return false;
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(p->eccns[s->v[i]], eccn) == 0)
+			return true;
+	return false;
+}
+
+static int
+add_warning(struct run *r, const char *w)
+{
+	if (w == NULL)
+		return 0;
+	for (size_t i = 0; i < r->nwarn; i++)
+		if (r->warn[i] == w || strcmp(r->warn[i], w) == 0)
+			return 0;
+	if (r->nwarn == r->capwarn) {
+		size_t cap = r->capwarn ? r->capwarn * 2 : 8;
+		const char **v = arena_alloc(r->a, cap * sizeof(*v));
+
+		if (v == NULL)
+			return -ENOMEM;
+		if (r->nwarn > 0)
+			memcpy(v, r->warn, r->nwarn * sizeof(*v));
+		r->warn = v;
+		r->capwarn = cap;
+	}
+	r->warn[r->nwarn++] = w;
+	return 0;
+}
+
+/* Records that rule c decided something: its reason, and the warnings a
+ * compliance officer must see with it. */
+static int
+decided_by(struct run *r, struct tg_item_decision *id,
+    const struct rule_common *c, const char *text)
+{
+	struct tg_reason *rs;
+
+	if (id != NULL) {
+		rs = &id->reasons[id->nreasons++];
+		rs->rule = c->id;
+		rs->citation = c->citation;
+		rs->text = text != NULL ? text : c->text;
+	}
+	if (c->warning != NULL && add_warning(r, c->warning) != 0)
+		return -ENOMEM;
+	if (!c->verified) {
+		const char *w = arena_printf(r->a, "rule %s rests on "
+		    "unverified facts: %s", c->id, c->note);
+
+		if (w == NULL || add_warning(r, w) != 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static const char *
+party_key(struct run *r, const struct tg_party *p)
+{
+	char norm[TG_REFERENCE_MAX * 4];
+	size_t n = 0;
+	bool space = false;
+
+	if (p->id != NULL)
+		return p->id;
+	if (p->name == NULL)
+		return NULL;
+	/* Normalized name: lower case, runs of anything but letters and
+	 * digits folded to one space, so "ACME  Cloud, Ltd." and "acme cloud
+	 * ltd" are one consignee. */
+	for (const char *s = p->name; *s != '\0' && n + 2 < sizeof(norm);
+	    s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (isalnum(c) || c >= 0x80) {
+			if (space && n > 0)
+				norm[n++] = ' ';
+			space = false;
+			norm[n++] = (char)(c < 0x80 ? tolower(c) : c);
+		} else
+			space = true;
+	}
+	norm[n] = '\0';
+	return arena_printf(r->a, "%s/%s", norm, cc_str(p->country));
+}
+
+static const char *
+period_of(struct run *r, const struct quota_def *qd)
+{
+	switch (qd->period) {
+	case PER_CALENDAR_YEAR:
+		return arena_printf(r->a, "%04d", date_year(r->cx.date));
+	case PER_FIXED:
+		return qd->plabel;
+	default:
+		return "all";
+	}
+}
+
+/*
+ * Finds or creates the tracker of quota qi for the current item.  Returns
+ * 0 with *out NULL when the quota does not apply (no key, date outside a
+ * fixed period, no limit), or a negative code.
+ */
+static int
+quota_track(struct run *r, int qi, struct qtrack **out)
+{
+	const struct quota_def *qd = &r->p->quotas[qi];
+	struct val key, lim;
+	const char *period;
+	struct qtrack *t;
+	double used = 0;
+	int rc;
+
+	*out = NULL;
+	if (qd->period == PER_FIXED &&
+	    (r->cx.date < qd->pfrom || r->cx.date > qd->pto))
+		return 0;
+	key = expr_eval(&r->cx, qd->key.root);
+	lim = expr_eval(&r->cx, qd->limit.root);
+	if (key.t != T_STR || lim.t != T_NUM)
+		return 0;
+	period = period_of(r, qd);
+	if (period == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < r->nqt; i++) {
+		t = &r->qt[i];
+		if (t->quota == qi && strcmp(t->key, key.u.s) == 0 &&
+		    strcmp(t->period, period) == 0) {
+			*out = t;
+			return 0;
+		}
+	}
+	if (r->qops != NULL && r->qops->used != NULL) {
+		rc = r->qops->used(r->qops->ctx, qd->name, key.u.s, period,
+		    &used);
+		if (rc != 0)
+			return tg_error_set(r->err, rc, "quota provider "
+			    "failed for '%s'", qd->name);
+		if (!(used >= 0) || isinf(used))
+			return tg_error_set(r->err, TG_EINTERNAL, "quota "
+			    "provider returned a bad value for '%s'",
+			    qd->name);
+	}
+	if (r->nqt == r->capqt) {
+		size_t cap = r->capqt ? r->capqt * 2 : 4;
+		struct qtrack *v = arena_alloc(r->a, cap * sizeof(*v));
+
+		if (v == NULL)
+			return -ENOMEM;
+		if (r->nqt > 0)
+			memcpy(v, r->qt, r->nqt * sizeof(*v));
+		r->qt = v;
+		r->capqt = cap;
+	}
+	t = &r->qt[r->nqt++];
+	memset(t, 0, sizeof(*t));
+	t->quota = qi;
+	t->key = arena_strdup(r->a, key.u.s);
+	t->period = period;
+	t->before = used;
+	t->limit = lim.u.n;
+	if (t->key == NULL)
+		return -ENOMEM;
+	*out = t;
+	return 0;
+}
+
+static double
+quota_base(struct run *r, int qi)
+{
+	const struct quota_def *qd = &r->p->quotas[qi];
+	struct val b;
+
+	if (!qd->has_base)
+		return 0;
+	b = expr_eval(&r->cx, qd->base.root);
+	return b.t == T_NUM ? b.u.n : NAN;
+}
+
+static int
+setup_item(struct run *r, size_t i, struct item_state *is)
+{
+	const struct tg_item *it = &r->cx.q->items[i];
+	char ptr[64];
+
+	memset(is, 0, sizeof(*is));
+	is->it = it;
+	is->tpp = it->tpp;
+	is->die = it->die_area_mm2;
+	is->pd_given = it->performance_density;
+	is->bandwidth = it->memory_bandwidth_gbs;
+	is->datacenter = it->datacenter < 0 ? 1 : it->datacenter;
+	is->chips = it->kind == TG_ITEM_SYSTEM ? it->chips_per_unit :
+	    it->kind == TG_ITEM_CHIP ? 1 : 0;
+	if (it->product != NULL) {
+		is->prod = pack_product(r->p, it->product);
+		if (is->prod == NULL) {
+			snprintf(ptr, sizeof(ptr), "/items/%zu/product", i);
+			return tg_error_ptr(r->err, TG_EINVAL, ptr, "unknown "
+			    "product '%s'", it->product);
+		}
+		is->tpp = is->prod->tpp;
+		is->die = is->prod->die;
+		is->pd_given = is->prod->pd;
+		if (!isnan(is->prod->bandwidth))
+			is->bandwidth = is->prod->bandwidth;
+		/* A caller may say a chip is for datacenters, never the
+		 * reverse of what the catalog says: the consumer exclusion
+		 * must not hang on an unchecked claim. */
+		is->datacenter = is->prod->datacenter || it->datacenter == 1;
+		if (!is->prod->verified) {
+			const char *w = arena_printf(r->a, "catalog figures "
+			    "for '%s' are unverified: %s", is->prod->id,
+			    is->prod->note);
+
+			if (w == NULL || add_warning(r, w) != 0)
+				return -ENOMEM;
+		}
+	}
+	if (r->p->nderived > 0) {
+		is->derived = arena_zalloc(r->a,
+		    r->p->nderived * sizeof(*is->derived));
+		if (is->derived == NULL)
+			return -ENOMEM;
+	}
+	r->cx.item = it;
+	r->cx.is = is;
+	for (size_t k = 0; k < r->p->nderived; k++)
+		is->derived[k] = expr_eval(&r->cx, r->p->derived[k].value.root);
+	return 0;
+}
+
+static int
+classify(struct run *r, size_t i, struct tg_item_decision *id)
+{
+	const struct tg_pack *p = r->p;
+	char ptr[64];
+
+	for (size_t k = 0; k < p->nclasses; k++) {
+		const struct class_rule *cr = &p->classes[k];
+		int t;
+
+		if (!active(&cr->c, r->cx.date) || !kind_ok(&cr->c, r->cx.item))
+			continue;
+		t = expr_truth(&r->cx, &cr->c.when);
+		if (t < 0) {
+			/* A classification that cannot be decided must not
+			 * fall through to "not controlled". */
+			snprintf(ptr, sizeof(ptr), "/items/%zu", i);
+			return tg_error_ptr(r->err, TG_EINVAL, ptr, "item "
+			    "lacks a fact that classification rule %s needs "
+			    "(%s)", cr->c.id, cr->c.when.src);
+		}
+		if (t == 1) {
+			r->cx.is->eccn = cr->eccn;
+			id->eccn = cr->eccn;
+			return decided_by(r, id, &cr->c, NULL);
+		}
+	}
+	id->eccn = NULL;
+	return 0;
+}
+
+/* Applies the requirement rules; returns the number that matched. */
+static int
+require(struct run *r, struct tg_item_decision *id, uint32_t *allows)
+{
+	const struct tg_pack *p = r->p;
+	int matched = 0, rc;
+
+	*allows = ~0u;
+	id->review = TG_REVIEW_NONE;
+	for (size_t k = 0; k < p->nreqs; k++) {
+		const struct req_rule *rq = &p->reqs[k];
+		enum tg_review rv = rq->review;
+		const char *text = NULL;
+
+		if (!active(&rq->c, r->cx.date) ||
+		    !kind_ok(&rq->c, r->cx.item) ||
+		    !eccn_in(p, &rq->eccns, id->eccn) ||
+		    expr_truth(&r->cx, &rq->c.when) != 1)
+			continue;
+		if (rq->quota >= 0) {
+			struct qtrack *t;
+			struct val amt = expr_eval(&r->cx, rq->amount.root);
+
+			rc = quota_track(r, rq->quota, &t);
+			if (rc != 0)
+				return rc;
+			if (t != NULL && amt.t == T_NUM) {
+				t->listed = true;
+				if (t->before + t->added + amt.u.n > t->limit) {
+					rv = rq->over_review;
+					text = arena_printf(r->a, "%s; over "
+					    "the %s quota: %.0f used + %.0f "
+					    "> %.0f", rq->c.text,
+					    p->quotas[rq->quota].name,
+					    t->before + t->added, amt.u.n,
+					    t->limit);
+				} else
+					text = arena_printf(r->a, "%s; within "
+					    "the %s quota: %.0f used + %.0f "
+					    "<= %.0f", rq->c.text,
+					    p->quotas[rq->quota].name,
+					    t->before + t->added, amt.u.n,
+					    t->limit);
+				if (text == NULL)
+					return -ENOMEM;
+			}
+		}
+		if (rv > id->review)
+			id->review = rv;
+		*allows &= rq->allows;
+		matched++;
+		rc = decided_by(r, id, &rq->c, text);
+		if (rc != 0)
+			return rc;
+	}
+	return matched;
+}
+
+/* Tries the authorizations in pack order; returns 1 when one covers. */
+static int
+authorize(struct run *r, struct tg_item_decision *id, uint32_t allows)
+{
+	const struct tg_pack *p = r->p;
+	int rc;
+
+	for (size_t k = 0; k < p->nauthz; k++) {
+		const struct auth_rule *ar = &p->authz[k];
+		struct qtrack *t = NULL;
+		double amount = 0, base;
+
+		if (!(allows & (1u << ar->auth)) ||
+		    !active(&ar->c, r->cx.date) ||
+		    !kind_ok(&ar->c, r->cx.item) ||
+		    !eccn_in(p, &ar->eccns, id->eccn) ||
+		    expr_truth(&r->cx, &ar->c.when) != 1)
+			continue;
+		if (ar->quota >= 0) {
+			struct val amt = expr_eval(&r->cx, ar->amount.root);
+
+			rc = quota_track(r, ar->quota, &t);
+			if (rc != 0)
+				return rc;
+			base = quota_base(r, ar->quota);
+			if (t == NULL || amt.t != T_NUM || isnan(base))
+				continue;	/* the quota cannot be kept */
+			amount = amt.u.n;
+			t->listed = true;
+			if (base + t->before + t->added + amount > t->limit) {
+				const char *text = arena_printf(r->a, "%s "
+				    "does not cover the line: %.0f used + "
+				    "%.0f would exceed the %s limit of %.0f",
+				    p->auths[ar->auth],
+				    base + t->before + t->added, amount,
+				    p->quotas[ar->quota].name, t->limit);
+
+				if (text == NULL)
+					return -ENOMEM;
+				id->reasons[id->nreasons].rule = ar->c.id;
+				id->reasons[id->nreasons].citation =
+				    ar->c.citation;
+				id->reasons[id->nreasons++].text = text;
+				continue;
+			}
+			t->added += amount;
+		}
+		id->authorization = p->auths[ar->auth];
+		return decided_by(r, id, &ar->c, NULL) == 0 ? 1 : -ENOMEM;
+	}
+	return 0;
+}
+
+static int
+red_flags_item(struct run *r, size_t i, struct tg_item_decision *id)
+{
+	const struct tg_pack *p = r->p;
+
+	for (size_t k = 0; k < p->nflags; k++) {
+		const struct flag_rule *fr = &p->flags[k];
+		struct tg_red_flag *f;
+
+		if (fr->scope != FS_ITEM || !active(&fr->c, r->cx.date) ||
+		    !kind_ok(&fr->c, r->cx.item) ||
+		    expr_truth(&r->cx, &fr->c.when) != 1)
+			continue;
+		f = &r->d->red_flags[r->d->nred_flags++];
+		f->rule = fr->c.id;
+		f->citation = fr->c.citation;
+		f->text = fr->c.text;
+		f->item = (long)i;
+		if (id->outcome < TG_HOLD)
+			id->outcome = TG_HOLD;
+		if (decided_by(r, id, &fr->c, NULL) != 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int
+red_flags_txn(struct run *r)
+{
+	const struct tg_pack *p = r->p;
+	struct tg_decision *d = r->d;
+
+	r->cx.item = NULL;
+	r->cx.is = NULL;
+	for (size_t k = 0; k < p->nflags; k++) {
+		const struct flag_rule *fr = &p->flags[k];
+		struct tg_red_flag *f;
+
+		if (fr->scope != FS_TXN || !active(&fr->c, r->cx.date) ||
+		    expr_truth(&r->cx, &fr->c.when) != 1)
+			continue;
+		f = &d->red_flags[d->nred_flags++];
+		f->rule = fr->c.id;
+		f->citation = fr->c.citation;
+		f->text = fr->c.text;
+		f->item = -1;
+		for (size_t i = 0; i < d->nitems; i++) {
+			struct tg_item_decision *id = &d->items[i];
+
+			if (id->outcome < TG_HOLD)
+				id->outcome = TG_HOLD;
+			if (decided_by(r, id, &fr->c, NULL) != 0)
+				return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+static void
+report_facts(struct run *r, struct tg_item_decision *id)
+{
+	id->tpp = NAN;
+	id->operations = NAN;
+	for (size_t k = 0; k < r->p->nderived; k++) {
+		const struct derived *dv = &r->p->derived[k];
+		struct val v = r->cx.is->derived[k];
+
+		if (dv->report == NULL || v.t != T_NUM)
+			continue;
+		if (dv->report[0] == 't')
+			id->tpp = v.u.n;
+		else
+			id->operations = v.u.n;
+	}
+}
+
+static int
+decide_item(struct run *r, size_t i, struct item_state *is)
+{
+	struct tg_item_decision *id = &r->d->items[i];
+	size_t maxr = 2 + r->p->nreqs + r->p->nauthz + 2 * r->p->nflags;
+	uint32_t allows;
+	int rc, nreq;
+
+	id->index = i;
+	id->reasons = arena_zalloc(r->a, maxr * sizeof(*id->reasons));
+	if (id->reasons == NULL)
+		return -ENOMEM;
+	rc = setup_item(r, i, is);
+	if (rc != 0)
+		return rc;
+	report_facts(r, id);
+	rc = classify(r, i, id);
+	if (rc != 0)
+		return rc;
+	nreq = require(r, id, &allows);
+	if (nreq < 0)
+		return nreq;
+	if (nreq == 0) {
+		id->outcome = TG_NO_LICENSE_REQUIRED;
+		id->review = TG_REVIEW_NONE;
+	} else {
+		rc = authorize(r, id, allows);
+		if (rc < 0)
+			return rc;
+		if (rc == 1) {
+			id->outcome = TG_AUTHORIZED;
+			id->review = TG_REVIEW_NONE;
+		} else
+			id->outcome = TG_LICENSE_REQUIRED;
+		if (is->it->license != NULL) {
+			/* Export licenses are registered in the ledger;
+			 * without one, a cited number proves nothing. */
+			const char *w = arena_printf(r->a, "item %zu cites "
+			    "license '%s', but no license registry is "
+			    "configured, so it was not applied", i,
+			    is->it->license);
+
+			if (w == NULL || add_warning(r, w) != 0)
+				return -ENOMEM;
+		}
+	}
+	(void)LICENSE_BIT;
+	return red_flags_item(r, i, id);
+}
+
+static int
+finish(struct run *r)
+{
+	struct tg_decision *d = r->d;
+	size_t n = 0;
+
+	d->outcome = TG_NO_LICENSE_REQUIRED;
+	for (size_t i = 0; i < d->nitems; i++)
+		if (d->items[i].outcome > d->outcome)
+			d->outcome = d->items[i].outcome;
+	for (size_t i = 0; i < r->nqt; i++)
+		n += r->qt[i].listed;
+	if (n > 0) {
+		d->quotas = arena_zalloc(r->a, n * sizeof(*d->quotas));
+		if (d->quotas == NULL)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < r->nqt; i++) {
+		struct tg_quota_use *u;
+
+		if (!r->qt[i].listed)
+			continue;
+		u = &d->quotas[d->nquotas++];
+		u->name = r->p->quotas[r->qt[i].quota].name;
+		u->key = r->qt[i].key;
+		u->period = r->qt[i].period;
+		u->used = r->qt[i].before + r->qt[i].added;
+		u->limit = r->qt[i].limit;
+		if (!r->p->quotas[r->qt[i].quota].verified) {
+			const char *w = arena_printf(r->a, "quota %s rests on "
+			    "unverified facts: %s", u->name,
+			    r->p->quotas[r->qt[i].quota].note);
+
+			if (w == NULL || add_warning(r, w) != 0)
+				return -ENOMEM;
+		}
+	}
+	d->warnings = r->warn;
+	d->nwarnings = r->nwarn;
+	return 0;
+}
+
+int
+eval_decide(struct tg_pack *p, const struct tg_query *q,
+    const struct tg_quota_ops *quota, struct tg_decision **out,
+    struct tg_error *err)
+{
+	struct run r;
+	struct item_state *is;
+	struct tg_decision *d;
+	struct tg_arena *a;
+	int rc;
+
+	*out = NULL;
+	a = arena_new(0);
+	if (a == NULL)
+		return tg_error_set(err, -ENOMEM, "out of memory");
+	d = arena_zalloc(a, sizeof(*d));
+	if (d == NULL) {
+		arena_free(a);
+		return tg_error_set(err, -ENOMEM, "out of memory");
+	}
+	d->arena = a;
+	d->pack = pack_ref(p);
+	memset(&r, 0, sizeof(r));
+	r.p = p;
+	r.d = d;
+	r.a = a;
+	r.qops = quota;
+	r.err = err;
+	r.cx.pack = p;
+	r.cx.q = q;
+	r.cx.date = q->date;
+	r.cx.dest = pack_alias(p, q->destination);
+	r.cx.country = TG_CC_NONE;
+	r.cx.parties[0] = &q->consignee;
+	r.cx.parties[1] = &q->end_user;
+	r.cx.nparties = q->end_user_given ? 2 : 1;
+
+	d->reference = q->reference;
+	d->date = q->date;
+	d->destination = r.cx.dest;
+	d->destination_given = q->destination;
+	d->dry_run = q->dry_run;
+	d->pack_name = p->name;
+	d->pack_version = p->version;
+	d->pack_sha256 = p->sha256;
+	d->nitems = q->nitems;
+	d->items = arena_zalloc(a, q->nitems * sizeof(*d->items));
+	d->red_flags = arena_zalloc(a, (q->nitems + 1) * (p->nflags + 1) *
+	    sizeof(*d->red_flags));
+	is = arena_zalloc(a, q->nitems * sizeof(*is));
+	r.cx.keys[0] = party_key(&r, &q->consignee);
+	r.cx.keys[1] = party_key(&r, &q->end_user);
+	if (d->items == NULL || d->red_flags == NULL || is == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	d->tier = tier_of(&r.cx, r.cx.dest);
+	for (size_t i = 0; i < p->nwarnings; i++) {
+		if (p->warnings[i].from <= q->date &&
+		    q->date <= p->warnings[i].to &&
+		    (rc = add_warning(&r, p->warnings[i].text)) != 0)
+			goto out;
+	}
+	for (size_t i = 0; i < q->nitems; i++) {
+		rc = decide_item(&r, i, &is[i]);
+		if (rc != 0)
+			goto out;
+	}
+	rc = red_flags_txn(&r);
+	if (rc == 0)
+		rc = finish(&r);
+out:
+	if (rc != 0) {
+		if (rc == -ENOMEM)
+			tg_error_set(err, rc, "out of memory");
+		decision_free(d);
+		return rc;
+	}
+	*out = d;
+	return 0;
+}

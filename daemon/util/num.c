@@ -1,0 +1,100 @@
+/*
+ * num.c: number parsing that accepts the whole string or nothing.
+ *
+ * strtod() alone accepts leading spaces, trailing garbage, "nan",
+ * "infinity" and hexadecimal floats, and turns overflow into HUGE_VAL; a
+ * quantity or TPP figure read from a batch file must be none of those.
+ * So the text is first checked against the decimal grammar, then
+ * converted, and out-of-range results are refused (-ERANGE) rather than
+ * rounded to infinity or zero.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "tiergate/error.h"
+#include "tiergate/util.h"
+
+static bool
+is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* [+-]? digits [. digits?]? ([eE] [+-]? digits)?, or [+-]? . digits ... */
+static bool
+is_decimal(const char *s)
+{
+	size_t ndig;
+
+	if (*s == '+' || *s == '-')
+		s++;
+	ndig = 0;
+	while (is_digit(*s)) {
+		s++;
+		ndig++;
+	}
+	if (*s == '.') {
+		s++;
+		while (is_digit(*s)) {
+			s++;
+			ndig++;
+		}
+	}
+	if (ndig == 0)
+		return false;
+	if (*s == 'e' || *s == 'E') {
+		s++;
+		if (*s == '+' || *s == '-')
+			s++;
+		if (!is_digit(*s))
+			return false;
+		while (is_digit(*s))
+			s++;
+	}
+	return *s == '\0';
+}
+
+int
+parse_double(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	if (s == NULL || !is_decimal(s))
+		return TG_EINVAL;
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || *end != '\0')
+		return TG_EINVAL;
+	/* Overflow, and underflow to zero or a denormal, are both refused. */
+	if (errno == ERANGE || !isfinite(v))
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+int
+parse_llong(const char *s, long long *out)
+{
+	const char *p;
+	char *end;
+	long long v;
+
+	if (s == NULL)
+		return TG_EINVAL;
+	/* strtoll would skip leading blanks; the whole string must match. */
+	p = s;
+	if (*p == '+' || *p == '-')
+		p++;
+	if (!is_digit(*p))
+		return TG_EINVAL;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (end == s || *end != '\0')
+		return TG_EINVAL;
+	if (errno == ERANGE)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
