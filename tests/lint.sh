@@ -17,7 +17,7 @@ hits=$(grep -nE '\<(sprintf|strcpy|strcat|strncpy|strtok|atoi|gets)[[:space:]]*\
     $files)
 if [ -n "$hits" ]; then
 	echo "$hits" | sed 's/^/lint: banned call: /' >&2
-	echo "lint: FAILED ($(echo "$hits" | wc -l) banned calls)" >&2
+	echo "lint: FAILED ($(echo "$hits" | wc -l) lines with banned calls)" >&2
 	exit 1
 fi
 echo "lint: OK ($(echo "$files" | wc -l) files)"

@@ -208,6 +208,10 @@ quota_track(struct run *r, int qi, struct qtrack **out)
 		return 0;
 	key = expr_eval(&r->cx, qd->key.root);
 	lim = expr_eval(&r->cx, qd->limit.root);
+	if (key.t == T_CC) {
+		key.t = T_STR;
+		key.u.s = cc_str(key.u.cc);
+	}
 	if (key.t != T_STR || lim.t != T_NUM)
 		return 0;
 	period = period_of(r, qd);

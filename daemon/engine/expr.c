@@ -772,6 +772,12 @@ arith_unit(int op, int a, int b)
 {
 	if (op == OP_ADD || op == OP_SUB)
 		return unit_join(a, b);
+	/* Counts and shares scale a quantity without changing its unit:
+	 * TPP x quantity is TPP, 25% of operations is operations. */
+	if (op == OP_MUL && (a == U_COUNT || a == U_SHARE))
+		a = U_NONE;
+	if (b == U_COUNT || b == U_SHARE)
+		b = U_NONE;
 	if (a == U_NONE)
 		return op == OP_MUL ? b : (b == U_NONE ? U_NONE : U_MIXED);
 	if (b == U_NONE)

@@ -838,8 +838,14 @@ load_quotas(struct ld *ld, yaml_node_t *n)
 			continue;
 		}
 		if (!compile(ld, need(ld, e, "key", "quota"), "key",
-		    SC_TXN | SC_ITEM, T_STR, &qd->key))
+		    SC_TXN | SC_ITEM, T_NULL, &qd->key))
 			continue;
+		if (qd->key.root->type != T_STR &&
+		    qd->key.root->type != T_CC) {
+			lerr(ld, get(ld, e, "key"), "the key of quota '%s' "
+			    "must be a string or a country", qd->name);
+			continue;
+		}
 		if (!compile(ld, need(ld, e, "limit", "quota"), "limit",
 		    SC_TXN | SC_ITEM, T_NUM, &qd->limit))
 			continue;

@@ -1,0 +1,104 @@
+#!/bin/sh
+# run_all.sh BUILDDIR: run every test program of a build, in order, and
+# add up their results.
+#
+#   1. BUILDDIR/tests/test_*      cmocka unit tests
+#   2. BUILDDIR/tests/run_cases   rule cases (tests/cases/)
+#   3. BUILDDIR/tests/replay_*    fuzz corpus replay; replay_fuzz_NAME
+#                                 reads tests/fuzz/corpus/NAME/
+#   4. tests/cli/*.sh             black-box tests of BUILDDIR/tiergate
+#
+# Each program's output is shown, and its counts are read from it: cmocka's
+# "[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s)" lines, or else a
+# line "N passed, N failed".  A program that prints neither counts as one
+# test, passed when it exits 0.  A program that exits non-zero (or dies
+# on a signal) without reporting a failure counts as one failure, so the
+# totals never look clean when something crashed.  Programs that were not
+# built are skipped.  The last line is "N passed, N failed"; the exit
+# status is 1 if anything failed.
+set -u
+
+[ $# -eq 1 ] || { echo "usage: sh tests/run_all.sh BUILDDIR" >&2; exit 2; }
+B=$1
+case $B in
+/*) ;;
+*) B=$(pwd)/$B ;;
+esac
+cd "$(dirname "$0")/.." || exit 2
+
+out=$(mktemp) || exit 2
+trap 'rm -f "$out"' EXIT
+trap 'exit 130' INT TERM
+
+total_pass=0
+total_fail=0
+programs=0
+bad_programs=""
+
+# run NAME CMD...: run one program and add its counts.
+run() {
+	name=$1
+	shift
+	echo "=== $name"
+	"$@" >"$out" 2>&1 </dev/null
+	rc=$?
+	cat "$out"
+
+	if grep -qE '\[  (PASSED|FAILED)  \] [0-9]+ test\(s\)' "$out"; then
+		p=$(sed -nE 's/.*\[  PASSED  \] ([0-9]+) test\(s\).*/\1/p' \
+		    "$out" | awk '{ s += $1 } END { print s + 0 }')
+		f=$(sed -nE 's/.*\[  FAILED  \] ([0-9]+) test\(s\).*/\1/p' \
+		    "$out" | awk '{ s += $1 } END { print s + 0 }')
+	elif grep -qE '^[0-9]+ passed, [0-9]+ failed$' "$out"; then
+		last=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out" |
+		    tail -n 1)
+		p=${last%% passed*}
+		f=${last#*, }
+		f=${f%% failed}
+	elif [ $rc -eq 0 ]; then
+		p=1
+		f=0
+	else
+		p=0
+		f=0
+	fi
+	if [ $rc -ne 0 ]; then
+		if [ $rc -gt 128 ]; then
+			echo "run_all: $name died on signal $((rc - 128))"
+		else
+			echo "run_all: $name exited with status $rc"
+		fi
+		[ "$f" -eq 0 ] && f=1
+		bad_programs="$bad_programs $name"
+	fi
+	programs=$((programs + 1))
+	total_pass=$((total_pass + p))
+	total_fail=$((total_fail + f))
+}
+
+for t in "$B"/tests/test_*; do
+	[ -f "$t" ] && [ -x "$t" ] || continue
+	run "$(basename "$t")" "$t"
+done
+
+if [ -x "$B/tests/run_cases" ]; then
+	run run_cases "$B/tests/run_cases" rules/ai-diffusion-2025.yaml \
+	    rules/products.yaml tests/cases
+fi
+
+for t in "$B"/tests/replay_*; do
+	[ -f "$t" ] && [ -x "$t" ] || continue
+	name=$(basename "$t")
+	corpus=tests/fuzz/corpus/${name#replay_fuzz_}
+	run "$name" "$t" "$corpus"
+done
+
+for t in tests/cli/*.sh; do
+	[ -f "$t" ] || continue
+	run "$t" sh "$t" "$B/tiergate"
+done
+
+echo "==="
+echo "run_all: $programs programs${bad_programs:+; failing:$bad_programs}"
+echo "$total_pass passed, $total_fail failed"
+[ $total_fail -eq 0 ] && [ -z "$bad_programs" ]
