@@ -57,7 +57,8 @@ reason_json(const struct tg_reason *r)
 {
 	json_t *o;
 
-	if ((o = json_object()) == NULL)
+	o = json_object();
+	if (o == NULL)
 		return NULL;
 	if (set(o, "rule", str(r->rule)) == -1 ||
 	    set(o, "citation", str(r->citation)) == -1 ||
@@ -74,7 +75,8 @@ reasons_json(const struct tg_item_decision *it)
 	json_t *a;
 	size_t i;
 
-	if ((a = json_array()) == NULL)
+	a = json_array();
+	if (a == NULL)
 		return NULL;
 	for (i = 0; i < it->nreasons; i++) {
 		if (json_array_append_new(a,
@@ -91,7 +93,8 @@ item_json(const struct tg_item_decision *it)
 {
 	json_t *o, *ret = NULL;
 
-	if ((o = json_object()) == NULL)
+	o = json_object();
+	if (o == NULL)
 		return NULL;
 	if (set(o, "index", json_integer((json_int_t)it->index)) == -1 ||
 	    set(o, "eccn", str(it->eccn)) == -1 ||
@@ -123,7 +126,8 @@ quota_json(const struct tg_quota_use *q)
 {
 	json_t *o;
 
-	if ((o = json_object()) == NULL)
+	o = json_object();
+	if (o == NULL)
 		return NULL;
 	if (set(o, "name", str(q->name)) == -1 ||
 	    set(o, "key", str(q->key)) == -1 ||
@@ -141,7 +145,8 @@ red_flag_json(const struct tg_red_flag *f)
 {
 	json_t *o;
 
-	if ((o = json_object()) == NULL)
+	o = json_object();
+	if (o == NULL)
 		return NULL;
 	if (set(o, "rule", str(f->rule)) == -1 ||
 	    set(o, "citation", str(f->citation)) == -1 ||
@@ -159,7 +164,8 @@ destination_json(const struct tg_decision *d)
 {
 	json_t *o, *ret = NULL;
 
-	if ((o = json_object()) == NULL)
+	o = json_object();
+	if (o == NULL)
 		return NULL;
 	/* The tier is 1, 2 or 3; anything else means the pack did not
 	 * classify the country, which null says without inventing a tier. */
@@ -186,7 +192,8 @@ rules_json(const struct tg_decision *d)
 {
 	json_t *o;
 
-	if ((o = json_object()) == NULL)
+	o = json_object();
+	if (o == NULL)
 		return NULL;
 	if (set(o, "pack", str(d->pack_name)) == -1 ||
 	    set(o, "version", str(d->pack_version)) == -1 ||
@@ -221,7 +228,8 @@ list_json(const struct tg_decision *d, enum list which)
 		n = d->nwarnings;
 		break;
 	}
-	if ((a = json_array()) == NULL)
+	a = json_array();
+	if (a == NULL)
 		return NULL;
 	for (i = 0; i < n; i++) {
 		if (which == L_ITEMS)
@@ -256,7 +264,8 @@ api_decision_to_json(const struct tg_decision *d, const char *decision_id)
 {
 	json_t *o;
 
-	if ((o = json_object()) == NULL)
+	o = json_object();
+	if (o == NULL)
 		return NULL;
 	/* contract.md section 2, in its order. */
 	if (set(o, "decision_id", str(decision_id)) == -1 ||

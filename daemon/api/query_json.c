@@ -7,7 +7,13 @@
  * silently dropped or defaulted.  The work happens in three passes over
  * the jansson tree: jansson's parser (syntax, UTF-8, duplicate keys), a
  * generic walk that enforces our own limits (nesting depth, string
- * sizes), then the schema walk below, which fills the query.
+ * sizes), then the schema walk, which fills the query.
+ *
+ * The schema is data: one table per JSON object type says which members
+ * exist, what type and range each has, whether it is required, to which
+ * item kinds (or VEU types) it applies, and where it goes in the C
+ * struct.  Rules that tie fields together (product or tpp, base_model
+ * and additional_operations, ...) are code, after the table pass.
  *
  * Invariants on success: every string and array of the query lives in the
  * caller's arena; absent numbers are NAN, absent tri-state booleans -1,
@@ -17,13 +23,14 @@
  *
  * Error order is deterministic: within an object, unknown keys are
  * reported first (in document order, since a misspelling usually explains
- * the "missing field" error that would follow), then fields in the order
- * contract.md lists them.
+ * the "missing field" error that would follow), then members in table
+ * order, then the rules that tie them together, then nested objects.
  */
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -39,6 +46,8 @@
 /* How much of a user-supplied name is quoted back in a message. */
 #define SHOW_MAX 64
 
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
 /* Where we are in the document: a chain of members and indexes, on the
  * stack, rendered as an RFC 6901 pointer only when an error needs it. */
 struct path {
@@ -53,10 +62,86 @@ struct dec {
 	tg_cc destination;		/* default for party countries */
 };
 
+enum ftype {
+	F_NESTED,		/* object or array: decoded by code */
+	F_STR,			/* string, may be empty */
+	F_STR1,			/* string, not empty */
+	F_NUM,			/* double within range */
+	F_COUNT,		/* long long, 1..COUNT_MAX */
+	F_BOOL,			/* bool */
+	F_TRI,			/* int: 0 or 1, untouched (-1) when absent */
+	F_COUNTRY,		/* tg_cc */
+	F_DATE,			/* tg_date */
+};
+
 enum range {
-	R_NONNEG,			/* x >= 0 */
-	R_POS,				/* x > 0 */
-	R_SHARE,			/* 0 <= x <= 1 */
+	R_NONNEG,		/* x >= 0 */
+	R_POS,			/* x > 0 */
+	R_SHARE,		/* 0 <= x <= 1 */
+};
+
+/* One member of a JSON object. */
+struct field {
+	const char *name;
+	unsigned mask;		/* item kinds / VEU types it applies to */
+	enum ftype type;
+	bool required;		/* when it applies */
+	enum range range;	/* F_NUM */
+	size_t max;		/* F_STR, F_STR1: bytes */
+	size_t off;		/* offset in the target struct */
+};
+
+#define ANY 1u			/* mask of objects without variants */
+#define FIELD(n, m, t, req, st, mem) \
+	{ n, m, t, req, R_NONNEG, 0, offsetof(st, mem) }
+#define NUM(n, m, r, req, st, mem) \
+	{ n, m, F_NUM, req, r, 0, offsetof(st, mem) }
+#define STR(n, m, t, max, st, mem) \
+	{ n, m, t, false, R_NONNEG, max, offsetof(st, mem) }
+#define NESTED(n, m, req) \
+	{ n, m, F_NESTED, req, R_NONNEG, 0, 0 }
+
+static const struct field root_fields[] = {
+	STR("reference", ANY, F_STR, TG_REFERENCE_MAX, struct tg_query,
+	    reference),
+	FIELD("date", ANY, F_DATE, false, struct tg_query, date),
+	FIELD("destination", ANY, F_COUNTRY, true, struct tg_query,
+	    destination),
+	NESTED("consignee", ANY, true),
+	NESTED("end_user", ANY, false),
+	NESTED("items", ANY, true),
+	FIELD("dry_run", ANY, F_BOOL, false, struct tg_query, dry_run),
+	FIELD("export_from", ANY, F_COUNTRY, false, struct tg_query,
+	    export_from),
+	FIELD("certifications", ANY, F_BOOL, false, struct tg_query,
+	    certifications),
+};
+
+static const struct field party_fields[] = {
+	STR("name", ANY, F_STR1, API_STRING_MAX, struct tg_party, name),
+	STR("id", ANY, F_STR1, API_STRING_MAX, struct tg_party, id),
+	FIELD("country", ANY, F_COUNTRY, false, struct tg_party, country),
+	FIELD("headquarters", ANY, F_COUNTRY, false, struct tg_party,
+	    headquarters),
+	FIELD("ultimate_parent", ANY, F_COUNTRY, false, struct tg_party,
+	    ultimate_parent),
+	NESTED("veu", ANY, false),
+};
+
+/* VEU variants.  15 CFR 748.15: the shares (UVEU) and the installed base
+ * (NVEU) are what the allocation limits are checked against, so every
+ * figure of the variant is required. */
+#define V_UNI 1u
+#define V_NAT 2u
+static const struct field veu_fields[] = {
+	NESTED("type", V_UNI | V_NAT, true),
+	NUM("tier1_share", V_UNI, R_SHARE, true, struct tg_veu, tier1_share),
+	NUM("us_share", V_UNI, R_SHARE, true, struct tg_veu, us_share),
+	NUM("destination_share", V_UNI, R_SHARE, true, struct tg_veu,
+	    destination_share),
+	FIELD("country", V_NAT, F_COUNTRY, true, struct tg_veu, country),
+	NUM("installed_tpp", V_NAT, R_NONNEG, true, struct tg_veu,
+	    installed_tpp),
 };
 
 #define K_CHIP (1u << TG_ITEM_CHIP)
@@ -76,64 +161,53 @@ static const struct {
 	{ "compute_service", TG_ITEM_COMPUTE_SERVICE },
 };
 
-/* Every item field and the kinds it applies to.  A field outside this
- * table is unknown; a field in it but not for the item's kind gets its
- * own message, since that is a different mistake. */
-static const struct {
-	const char *name;
-	unsigned kinds;
-} item_fields[] = {
-	{ "kind", K_ALL },
-	{ "quantity", K_ALL },
-	{ "description", K_ALL },
-	{ "license", K_ALL },
-	{ "product", K_HW },
-	{ "tpp", K_HW },
-	{ "die_area_mm2", K_HW },
-	{ "performance_density", K_HW },
-	{ "datacenter", K_HW },
-	{ "memory_bandwidth_gbs", K_HW },
-	{ "chips_per_unit", K_SYSTEM },
-	{ "training_operations", K_MODEL | K_SERVICE },
-	{ "published", K_MODEL },
-	{ "base_model", K_MODEL },
-	{ "additional_operations", K_MODEL },
-	{ "synthetic_data", K_MODEL },
-	{ "purpose", K_SERVICE },
-	{ "location", K_SERVICE },
+/* A field in this table but not for the item's kind gets its own
+ * message, since that is a different mistake from a misspelling. */
+static const struct field item_fields[] = {
+	NESTED("kind", K_ALL, true),
+	FIELD("quantity", K_ALL, F_COUNT, false, struct tg_item, quantity),
+	STR("description", K_ALL, F_STR, API_STRING_MAX, struct tg_item,
+	    description),
+	STR("license", K_ALL, F_STR1, LICENSE_MAX, struct tg_item, license),
+	STR("product", K_HW, F_STR1, API_STRING_MAX, struct tg_item,
+	    product),
+	NUM("tpp", K_HW, R_POS, false, struct tg_item, tpp),
+	NUM("die_area_mm2", K_HW, R_POS, false, struct tg_item, die_area_mm2),
+	NUM("performance_density", K_HW, R_POS, false, struct tg_item,
+	    performance_density),
+	FIELD("datacenter", K_HW, F_TRI, false, struct tg_item, datacenter),
+	NUM("memory_bandwidth_gbs", K_HW, R_POS, false, struct tg_item,
+	    memory_bandwidth_gbs),
+	FIELD("chips_per_unit", K_SYSTEM, F_COUNT, true, struct tg_item,
+	    chips_per_unit),
+	NUM("training_operations", K_MODEL | K_SERVICE, R_NONNEG, false,
+	    struct tg_item, training_operations),
+	FIELD("published", K_MODEL, F_TRI, true, struct tg_item, published),
+	NESTED("base_model", K_MODEL, false),
+	NUM("additional_operations", K_MODEL, R_NONNEG, false, struct tg_item,
+	    additional_operations),
+	NESTED("synthetic_data", K_MODEL, false),
+	NESTED("purpose", K_SERVICE, true),
+	FIELD("location", K_SERVICE, F_COUNTRY, false, struct tg_item,
+	    location),
 };
 
-static const char *const root_fields[] = {
-	"reference", "date", "destination", "consignee", "end_user", "items",
-	"dry_run", "export_from", "certifications",
-};
-static const char *const party_fields[] = {
-	"name", "id", "country", "headquarters", "ultimate_parent", "veu",
-};
-static const char *const base_fields[] = {
-	"published", "training_operations",
-};
-static const char *const synth_fields[] = {
-	"share", "generator_training_operations", "generation_operations",
-	"generator_published",
+/* base_model fills the base_ members of the item. */
+static const struct field base_fields[] = {
+	FIELD("published", ANY, F_TRI, true, struct tg_item, base_published),
+	NUM("training_operations", ANY, R_NONNEG, true, struct tg_item,
+	    base_training_operations),
 };
 
-/* VEU fields by type, as for items: bit 0 universal, bit 1 national. */
-#define V_UNI 1u
-#define V_NAT 2u
-static const struct {
-	const char *name;
-	unsigned types;
-} veu_fields[] = {
-	{ "type", V_UNI | V_NAT },
-	{ "tier1_share", V_UNI },
-	{ "us_share", V_UNI },
-	{ "destination_share", V_UNI },
-	{ "country", V_NAT },
-	{ "installed_tpp", V_NAT },
+static const struct field synth_fields[] = {
+	NUM("share", ANY, R_SHARE, true, struct tg_synth, share),
+	NUM("generator_training_operations", ANY, R_NONNEG, false,
+	    struct tg_synth, generator_training_operations),
+	NUM("generation_operations", ANY, R_NONNEG, false, struct tg_synth,
+	    generation_operations),
+	FIELD("generator_published", ANY, F_TRI, false, struct tg_synth,
+	    generator_published),
 };
-
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 static int fail(struct dec *, const struct path *, const char *, ...)
     __attribute__((format(printf, 3, 4)));
@@ -252,17 +326,17 @@ ptr_render(struct ptrbuf *b, const struct path *p)
 	n = strlen(p->key);
 	/* RFC 6901 section 3: '~' is written "~0" and '/' is "~1". */
 	for (i = 0; i < n; i += l) {
-		l = 1;
+		l = utf8_len(u + i, n - i);
 		if (p->key[i] == '~')
 			ptr_unit(b, "~0", 2);
 		else if (p->key[i] == '/')
 			ptr_unit(b, "~1", 2);
-		else if ((l = utf8_len(u + i, n - i)) != 0)
+		else if (l != 0)
 			ptr_unit(b, p->key + i, l);
-		else {
-			l = 1;
+		else
 			ptr_unit(b, "?", 1);
-		}
+		if (l == 0)
+			l = 1;
 	}
 }
 
@@ -312,12 +386,12 @@ unconst(const json_t *j)
 /*
  * Enforces our own limits on the whole tree before the schema walk: jansson
  * allows 2048 levels and strings of any size.  depth counts containers,
- * the root being 1.  Recursion stops at API_JSON_DEPTH_MAX + 1.
+ * the root being 1; recursion stops at API_JSON_DEPTH_MAX + 1.
  */
 static int
 check_limits(struct dec *d, const json_t *j, const struct path *p, int depth)
 {
-	struct path c;
+	struct path c = { p, NULL, 0 };
 	json_t *obj, *v;
 	const char *k;
 	size_t i;
@@ -331,9 +405,6 @@ check_limits(struct dec *d, const json_t *j, const struct path *p, int depth)
 			    API_JSON_DEPTH_MAX);
 			goto out;
 		}
-		c.up = p;
-		c.key = NULL;
-		c.index = 0;
 		if (json_is_array(j)) {
 			for (i = 0; i < json_array_size(j); i++) {
 				c.index = i;
@@ -364,126 +435,121 @@ out:
 	return rc;
 }
 
-static bool
-in_list(const char *k, const char *const *names, size_t n)
+static const struct field *
+find_field(const struct field *fields, size_t n, const char *name)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (strcmp(k, names[i]) == 0)
-			return true;
-	return false;
+		if (strcmp(name, fields[i].name) == 0)
+			return &fields[i];
+	return NULL;
 }
 
+/* Refuses any member of obj that is not in fields. */
 static int
-fail_unknown(struct dec *d, const struct path *p, const char *k)
+check_unknown(struct dec *d, const json_t *obj, const struct path *p,
+    const struct field *fields, size_t n)
 {
-	struct path c = { p, k, 0 };
 	char name[SHOW_MAX + 4];
-
-	show(name, sizeof(name), k, strlen(k), SHOW_MAX);
-	return fail(d, &c, "unknown field '%s'", name);
-}
-
-/* Refuses any member of obj not in names. */
-static int
-check_keys(struct dec *d, const json_t *obj, const struct path *p,
-    const char *const *names, size_t n)
-{
-	json_t *o, *v;
+	struct path c = { p, NULL, 0 };
 	const char *k;
-	int rc = 0;
+	json_t *o, *v;
 
 	o = unconst(obj);
 	json_object_foreach(o, k, v) {
-		if (!in_list(k, names, n)) {
-			rc = fail_unknown(d, p, k);
-			break;
-		}
+		if (find_field(fields, n, k) != NULL)
+			continue;
+		c.key = k;
+		show(name, sizeof(name), k, strlen(k), SHOW_MAX);
+		return fail(d, &c, "unknown field '%s'", name);
 	}
-	return rc;
+	return 0;
 }
 
+/* Refuses any member of obj that exists but not for this variant (mask);
+ * what names the variant, e.g. "kind 'chip'". */
 static int
-require(struct dec *d, const json_t *obj, const struct path *p,
-    const char *name)
+check_applies(struct dec *d, const json_t *obj, const struct path *p,
+    const struct field *fields, size_t n, unsigned mask, const char *what)
 {
-	if (json_object_get(obj, name) != NULL)
-		return 0;
-	return fail(d, p, "missing required field '%s'", name);
+	const struct field *f;
+	struct path c = { p, NULL, 0 };
+	const char *k;
+	json_t *o, *v;
+
+	o = unconst(obj);
+	json_object_foreach(o, k, v) {
+		f = find_field(fields, n, k);
+		if (f == NULL || (f->mask & mask) != 0)
+			continue;
+		c.key = f->name;
+		return fail(d, &c, "field '%s' does not apply to %s", f->name,
+		    what);
+	}
+	return 0;
 }
 
-/* ---- typed fields ----------------------------------------------------
+/* ---- typed values ---------------------------------------------------
  *
- * Each getter looks up name in obj (whose path is p).  When the member is
- * absent it returns 0 and leaves *out alone, so callers set defaults
- * first; when present it checks type and range and stores the value.
+ * Each takes the member's value v, its path fp and its name (for the
+ * message), checks type and range, and stores the value.
  */
 
-/* Copies a string member into the arena.  min is 0 or 1 (may it be
- * empty?); max is in bytes. */
 static int
-get_string(struct dec *d, const json_t *obj, const struct path *p,
-    const char *name, size_t min, size_t max, const char **out)
+dec_string(struct dec *d, const json_t *v, const struct path *fp,
+    const char *name, bool nonempty, size_t max, const char **out)
 {
-	struct path c = { p, name, 0 };
-	const json_t *v;
 	const char *s;
 	size_t len;
 	char *copy;
 
-	if ((v = json_object_get(obj, name)) == NULL)
-		return 0;
 	if (!json_is_string(v))
-		return fail(d, &c, "'%s' must be a string", name);
+		return fail(d, fp, "'%s' must be a string", name);
 	s = json_string_value(v);
 	len = json_string_length(v);
 	/* A tree built with json_stringn() may hold NUL bytes, which would
 	 * silently cut the C string the engine sees. */
 	if (memchr(s, '\0', len) != NULL)
-		return fail(d, &c, "'%s' must not contain NUL characters",
+		return fail(d, fp, "'%s' must not contain NUL characters",
 		    name);
-	if (len == 0 && min > 0)
-		return fail(d, &c, "'%s' must not be empty", name);
+	if (len == 0 && nonempty)
+		return fail(d, fp, "'%s' must not be empty", name);
 	if (len > max)
-		return fail(d, &c, "'%s' must be at most %zu bytes long", name,
+		return fail(d, fp, "'%s' must be at most %zu bytes long", name,
 		    max);
-	if ((copy = arena_strndup(d->arena, s, len)) == NULL)
+	copy = arena_strndup(d->arena, s, len);
+	if (copy == NULL)
 		return nomem(d);
 	*out = copy;
 	return 0;
 }
 
 static int
-get_number(struct dec *d, const json_t *obj, const struct path *p,
+dec_number(struct dec *d, const json_t *v, const struct path *fp,
     const char *name, enum range r, double *out)
 {
-	struct path c = { p, name, 0 };
-	const json_t *v;
 	double x;
 
-	if ((v = json_object_get(obj, name)) == NULL)
-		return 0;
 	if (!json_is_number(v))
-		return fail(d, &c, "'%s' must be a number", name);
+		return fail(d, fp, "'%s' must be a number", name);
 	x = json_number_value(v);
 	/* jansson never parses NaN or infinities, but a tree built in code
 	 * could still carry one. */
 	if (!isfinite(x))
-		return fail(d, &c, "'%s' must be a finite number", name);
+		return fail(d, fp, "'%s' must be a finite number", name);
 	switch (r) {
 	case R_NONNEG:
 		if (!(x >= 0))
-			return fail(d, &c, "'%s' must not be negative", name);
+			return fail(d, fp, "'%s' must not be negative", name);
 		break;
 	case R_POS:
 		if (!(x > 0))
-			return fail(d, &c, "'%s' must be greater than 0",
-			    name);
+			return fail(d, fp, "'%s' must be greater than 0", name);
 		break;
 	case R_SHARE:
 		if (!(x >= 0 && x <= 1))
-			return fail(d, &c, "'%s' must be between 0 and 1",
+			return fail(d, fp, "'%s' must be between 0 and 1",
 			    name);
 		break;
 	}
@@ -495,64 +561,37 @@ get_number(struct dec *d, const json_t *obj, const struct path *p,
 /* An integer from 1 to COUNT_MAX: a JSON integer, or a real whose value
  * is integral (1e3 is a common spelling of 1000). */
 static int
-get_count(struct dec *d, const json_t *obj, const struct path *p,
+dec_count(struct dec *d, const json_t *v, const struct path *fp,
     const char *name, long long *out)
 {
-	struct path c = { p, name, 0 };
-	const json_t *v;
 	json_int_t i;
 	double x;
 
-	if ((v = json_object_get(obj, name)) == NULL)
-		return 0;
 	if (json_is_integer(v)) {
 		i = json_integer_value(v);
-		if (i < 1 || i > COUNT_MAX)
-			goto range;
-		*out = (long long)i;
-		return 0;
+		if (i >= 1 && i <= COUNT_MAX) {
+			*out = (long long)i;
+			return 0;
+		}
+	} else if (json_is_real(v)) {
+		x = json_real_value(v);
+		if (isfinite(x) && x == floor(x) && x >= 1 &&
+		    x <= (double)COUNT_MAX) {
+			*out = (long long)x;
+			return 0;
+		}
 	}
-	if (!json_is_real(v))
-		goto range;
-	x = json_real_value(v);
-	if (!isfinite(x) || x != floor(x) || x < 1 || x > (double)COUNT_MAX)
-		goto range;
-	*out = (long long)x;
-	return 0;
-range:
-	return fail(d, &c, "'%s' must be an integer from 1 to %lld", name,
+	return fail(d, fp, "'%s' must be an integer from 1 to %lld", name,
 	    COUNT_MAX);
 }
 
 static int
-get_bool(struct dec *d, const json_t *obj, const struct path *p,
+dec_bool(struct dec *d, const json_t *v, const struct path *fp,
     const char *name, bool *out)
 {
-	struct path c = { p, name, 0 };
-	const json_t *v;
-
-	if ((v = json_object_get(obj, name)) == NULL)
-		return 0;
 	if (!json_is_boolean(v))
-		return fail(d, &c, "'%s' must be true or false", name);
+		return fail(d, fp, "'%s' must be true or false", name);
 	*out = json_is_true(v);
-	return 0;
-}
-
-/* A boolean into a tri-state int: untouched (-1 by convention) when
- * absent. */
-static int
-get_tribool(struct dec *d, const json_t *obj, const struct path *p,
-    const char *name, int *out)
-{
-	bool b = false;
-	int rc;
-
-	if (json_object_get(obj, name) == NULL)
-		return 0;
-	if ((rc = get_bool(d, obj, p, name, &b)) != 0)
-		return rc;
-	*out = b ? 1 : 0;
 	return 0;
 }
 
@@ -569,20 +608,16 @@ to_upper(char ch)
 }
 
 static int
-get_country(struct dec *d, const json_t *obj, const struct path *p,
+dec_country(struct dec *d, const json_t *v, const struct path *fp,
     const char *name, tg_cc *out)
 {
-	struct path c = { p, name, 0 };
-	const json_t *v;
 	const char *s;
 	char up[3], shown[16];
 	size_t len;
 	tg_cc cc;
 
-	if ((v = json_object_get(obj, name)) == NULL)
-		return 0;
 	if (!json_is_string(v))
-		return fail(d, &c, "'%s' must be an ISO 3166-1 alpha-2 code "
+		return fail(d, fp, "'%s' must be an ISO 3166-1 alpha-2 code "
 		    "(a string)", name);
 	s = json_string_value(v);
 	len = json_string_length(v);
@@ -597,30 +632,110 @@ get_country(struct dec *d, const json_t *obj, const struct path *p,
 		up[1] = to_upper(s[1]);
 		up[2] = '\0';
 		if (cc_parse(up, 2, &cc) == 0)
-			return fail(d, &c, "'%s' must be upper case ('%s', "
+			return fail(d, fp, "'%s' must be upper case ('%s', "
 			    "not '%.2s')", name, up, s);
 	}
 	show(shown, sizeof(shown), s, len, 8);
-	return fail(d, &c, "'%s' is not an ISO 3166-1 alpha-2 country code: "
+	return fail(d, fp, "'%s' is not an ISO 3166-1 alpha-2 country code: "
 	    "'%s'", name, shown);
 }
 
-/* Looks up an object member that must itself be an object; *out is NULL
- * when absent. */
 static int
-get_object(struct dec *d, const json_t *obj, const struct path *p,
-    const char *name, const json_t **out)
+dec_date(struct dec *d, const json_t *v, const struct path *fp,
+    const char *name, tg_date *out)
 {
-	struct path c = { p, name, 0 };
-	const json_t *v;
-
-	*out = NULL;
-	if ((v = json_object_get(obj, name)) == NULL)
-		return 0;
-	if (!json_is_object(v))
-		return fail(d, &c, "'%s' must be an object", name);
-	*out = v;
+	if (!json_is_string(v) || date_parse(json_string_value(v),
+	    json_string_length(v), out) != 0)
+		return fail(d, fp, "'%s' must be a calendar date written "
+		    "YYYY-MM-DD", name);
 	return 0;
+}
+
+/* Decodes one present member into base + f->off. */
+static int
+dec_field(struct dec *d, const json_t *v, const struct path *fp,
+    const struct field *f, void *base)
+{
+	void *at = (char *)base + f->off;
+	bool b = false;
+	int rc = 0;
+
+	switch (f->type) {
+	case F_NESTED:
+		break;
+	case F_STR:
+	case F_STR1:
+		rc = dec_string(d, v, fp, f->name, f->type == F_STR1, f->max,
+		    at);
+		break;
+	case F_NUM:
+		rc = dec_number(d, v, fp, f->name, f->range, at);
+		break;
+	case F_COUNT:
+		rc = dec_count(d, v, fp, f->name, at);
+		break;
+	case F_BOOL:
+		rc = dec_bool(d, v, fp, f->name, at);
+		break;
+	case F_TRI:
+		rc = dec_bool(d, v, fp, f->name, &b);
+		if (rc == 0)
+			*(int *)at = b ? 1 : 0;
+		break;
+	case F_COUNTRY:
+		rc = dec_country(d, v, fp, f->name, at);
+		break;
+	case F_DATE:
+		rc = dec_date(d, v, fp, f->name, at);
+		break;
+	}
+	return rc;
+}
+
+/*
+ * The table pass over obj (at p): refuses missing required members and
+ * decodes every present scalar member that applies to mask into base, in
+ * table order.  Absent members leave base alone, so callers set defaults
+ * first.  Nested members are only checked for presence.
+ */
+static int
+dec_fields(struct dec *d, const json_t *obj, const struct path *p,
+    const struct field *fields, size_t n, unsigned mask, void *base)
+{
+	struct path c = { p, NULL, 0 };
+	const json_t *v;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		if ((fields[i].mask & mask) == 0)
+			continue;
+		v = json_object_get(obj, fields[i].name);
+		if (v == NULL) {
+			if (fields[i].required)
+				return fail(d, p, "missing required field "
+				    "'%s'", fields[i].name);
+			continue;
+		}
+		c.key = fields[i].name;
+		rc = dec_field(d, v, &c, &fields[i], base);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* The whole table treatment of an object without variants. */
+static int
+dec_object(struct dec *d, const json_t *obj, const struct path *p,
+    const struct field *fields, size_t n, void *base)
+{
+	int rc;
+
+	rc = check_unknown(d, obj, p, fields, n);
+	if (rc != 0)
+		return rc;
+	return dec_fields(d, obj, p, fields, n, ANY, base);
 }
 
 /* ---- parties ---------------------------------------------------------- */
@@ -631,75 +746,44 @@ parse_veu(struct dec *d, const json_t *v, const struct path *p,
 {
 	struct path tp = { p, "type", 0 };
 	const json_t *t;
-	json_t *o, *m;
-	const char *k, *tname;
-	unsigned type;
-	size_t i;
+	const char *tname;
+	unsigned mask;
 	int rc;
 
-	o = unconst(v);
-	json_object_foreach(o, k, m) {
-		for (i = 0; i < NELEM(veu_fields); i++)
-			if (strcmp(k, veu_fields[i].name) == 0)
-				break;
-		if (i == NELEM(veu_fields))
-			return fail_unknown(d, p, k);
-	}
-	if ((rc = require(d, v, p, "type")) != 0)
+	if (!json_is_object(v))
+		return fail(d, p, "'veu' must be an object");
+	rc = check_unknown(d, v, p, veu_fields, NELEM(veu_fields));
+	if (rc != 0)
 		return rc;
 	t = json_object_get(v, "type");
+	if (t == NULL)
+		return fail(d, p, "missing required field 'type'");
 	tname = json_is_string(t) ? json_string_value(t) : "";
 	if (strcmp(tname, "universal") == 0) {
-		type = V_UNI;
+		mask = V_UNI;
 		veu->type = TG_VEU_UNIVERSAL;
+		tname = "veu type 'universal'";
 	} else if (strcmp(tname, "national") == 0) {
-		type = V_NAT;
+		mask = V_NAT;
 		veu->type = TG_VEU_NATIONAL;
+		tname = "veu type 'national'";
 	} else
 		return fail(d, &tp, "'type' must be 'universal' or "
 		    "'national'");
-	json_object_foreach(o, k, m) {
-		for (i = 0; i < NELEM(veu_fields); i++)
-			if (strcmp(k, veu_fields[i].name) == 0)
-				break;
-		if ((veu_fields[i].types & type) == 0) {
-			struct path c = { p, k, 0 };
-
-			return fail(d, &c, "field '%s' does not apply to veu "
-			    "type '%s'", k, tname);
-		}
-	}
-	if (type == V_UNI) {
-		/* 15 CFR 748.15: UVEU shares are all needed to check the
-		 * allocation limits, so none may be left out. */
-		if ((rc = require(d, v, p, "tier1_share")) != 0 ||
-		    (rc = get_number(d, v, p, "tier1_share", R_SHARE,
-		    &veu->tier1_share)) != 0 ||
-		    (rc = require(d, v, p, "us_share")) != 0 ||
-		    (rc = get_number(d, v, p, "us_share", R_SHARE,
-		    &veu->us_share)) != 0 ||
-		    (rc = require(d, v, p, "destination_share")) != 0 ||
-		    (rc = get_number(d, v, p, "destination_share", R_SHARE,
-		    &veu->destination_share)) != 0)
-			return rc;
-		return 0;
-	}
-	if ((rc = require(d, v, p, "country")) != 0 ||
-	    (rc = get_country(d, v, p, "country", &veu->country)) != 0 ||
-	    (rc = require(d, v, p, "installed_tpp")) != 0 ||
-	    (rc = get_number(d, v, p, "installed_tpp", R_NONNEG,
-	    &veu->installed_tpp)) != 0)
+	rc = check_applies(d, v, p, veu_fields, NELEM(veu_fields), mask,
+	    tname);
+	if (rc != 0)
 		return rc;
-	return 0;
+	return dec_fields(d, v, p, veu_fields, NELEM(veu_fields), mask, veu);
 }
 
-/* Parses party `name` of root into *party.  Country defaults chain:
+/* Parses member `name` of root into *party.  Country defaults chain:
  * destination -> country -> headquarters -> ultimate_parent. */
 static int
-parse_party(struct dec *d, const json_t *root, const struct path *rp,
-    const char *name, struct tg_party *party)
+parse_party(struct dec *d, const json_t *root, const char *name,
+    struct tg_party *party)
 {
-	struct path p = { rp, name, 0 }, vp = { &p, "veu", 0 };
+	struct path p = { NULL, name, 0 }, vp = { &p, "veu", 0 };
 	const json_t *v, *veu;
 	int rc;
 
@@ -714,69 +798,29 @@ parse_party(struct dec *d, const json_t *root, const struct path *rp,
 	party->veu.country = TG_CC_NONE;
 	party->veu.installed_tpp = NAN;
 
-	if ((v = json_object_get(root, name)) == NULL)
-		return 0;
+	v = json_object_get(root, name);
 	if (!json_is_object(v))
 		return fail(d, &p, "'%s' must be an object", name);
-	if ((rc = check_keys(d, v, &p, party_fields,
-	    NELEM(party_fields))) != 0)
-		return rc;
-	if ((rc = get_string(d, v, &p, "name", 1, API_STRING_MAX,
-	    &party->name)) != 0)
-		return rc;
-	if ((rc = get_string(d, v, &p, "id", 1, API_STRING_MAX,
-	    &party->id)) != 0)
+	rc = dec_object(d, v, &p, party_fields, NELEM(party_fields), party);
+	if (rc != 0)
 		return rc;
 	/* Quotas are keyed by id, else by name: a party with neither could
 	 * not be screened or counted. */
 	if (party->name == NULL && party->id == NULL)
 		return fail(d, &p, "'%s' needs a 'name' or an 'id'", name);
-
-	party->country = d->destination;
-	if ((rc = get_country(d, v, &p, "country", &party->country)) != 0)
-		return rc;
-	party->headquarters = party->country;
-	if ((rc = get_country(d, v, &p, "headquarters",
-	    &party->headquarters)) != 0)
-		return rc;
-	party->ultimate_parent = party->headquarters;
-	if ((rc = get_country(d, v, &p, "ultimate_parent",
-	    &party->ultimate_parent)) != 0)
-		return rc;
-	if ((rc = get_object(d, v, &p, "veu", &veu)) != 0)
-		return rc;
-	if (veu != NULL && (rc = parse_veu(d, veu, &vp, &party->veu)) != 0)
-		return rc;
+	if (party->country == TG_CC_NONE)
+		party->country = d->destination;
+	if (party->headquarters == TG_CC_NONE)
+		party->headquarters = party->country;
+	if (party->ultimate_parent == TG_CC_NONE)
+		party->ultimate_parent = party->headquarters;
+	veu = json_object_get(v, "veu");
+	if (veu != NULL)
+		return parse_veu(d, veu, &vp, &party->veu);
 	return 0;
 }
 
 /* ---- items ------------------------------------------------------------ */
-
-static int
-parse_synth_one(struct dec *d, const json_t *v, const struct path *p,
-    struct tg_synth *s)
-{
-	int rc;
-
-	s->share = NAN;
-	s->generator_training_operations = NAN;
-	s->generation_operations = NAN;
-	s->generator_published = -1;
-	if (!json_is_object(v))
-		return fail(d, p, "synthetic data entry must be an object");
-	if ((rc = check_keys(d, v, p, synth_fields,
-	    NELEM(synth_fields))) != 0 ||
-	    (rc = require(d, v, p, "share")) != 0 ||
-	    (rc = get_number(d, v, p, "share", R_SHARE, &s->share)) != 0 ||
-	    (rc = get_number(d, v, p, "generator_training_operations",
-	    R_NONNEG, &s->generator_training_operations)) != 0 ||
-	    (rc = get_number(d, v, p, "generation_operations", R_NONNEG,
-	    &s->generation_operations)) != 0 ||
-	    (rc = get_tribool(d, v, p, "generator_published",
-	    &s->generator_published)) != 0)
-		return rc;
-	return 0;
-}
 
 /* synthetic_data: one object, or an array of 1..TG_SYNTH_MAX of them. */
 static int
@@ -784,6 +828,8 @@ parse_synth(struct dec *d, const json_t *v, const struct path *p,
     struct tg_item *it)
 {
 	struct path c = { p, NULL, 0 };
+	const struct path *ep;
+	const json_t *e;
 	struct tg_synth *s;
 	double total = 0;
 	size_t i, n;
@@ -799,24 +845,32 @@ parse_synth(struct dec *d, const json_t *v, const struct path *p,
 	} else
 		return fail(d, p, "'synthetic_data' must be an object or an "
 		    "array of objects");
-	if ((s = arena_zalloc(d->arena, n * sizeof(*s))) == NULL)
+	s = arena_alloc(d->arena, n * sizeof(*s));
+	if (s == NULL)
 		return nomem(d);
-	if (json_is_object(v)) {
-		if ((rc = parse_synth_one(d, v, p, &s[0])) != 0)
-			return rc;
-	} else {
-		for (i = 0; i < n; i++) {
+	for (i = 0; i < n; i++) {
+		s[i].share = NAN;
+		s[i].generator_training_operations = NAN;
+		s[i].generation_operations = NAN;
+		s[i].generator_published = -1;
+		e = v;
+		ep = p;
+		if (json_is_array(v)) {
 			c.index = i;
-			rc = parse_synth_one(d, json_array_get(v, i), &c,
-			    &s[i]);
-			if (rc != 0)
-				return rc;
+			e = json_array_get(v, i);
+			ep = &c;
 		}
+		if (!json_is_object(e))
+			return fail(d, ep, "synthetic data entry must be an "
+			    "object");
+		rc = dec_object(d, e, ep, synth_fields, NELEM(synth_fields),
+		    &s[i]);
+		if (rc != 0)
+			return rc;
+		total += s[i].share;
 	}
 	/* Each share is a part of the same training run, so together they
 	 * cannot exceed it; allow for rounding in the caller's arithmetic. */
-	for (i = 0; i < n; i++)
-		total += s[i].share;
 	if (total > 1 + 1e-9)
 		return fail(d, p, "'synthetic_data' shares add up to more "
 		    "than 1");
@@ -826,122 +880,92 @@ parse_synth(struct dec *d, const json_t *v, const struct path *p,
 }
 
 static int
-parse_hardware(struct dec *d, const json_t *v, const struct path *p,
-    struct tg_item *it)
+check_hardware(struct dec *d, const json_t *v, const struct path *p,
+    const struct tg_item *it)
 {
 	static const char *const figures[] = {
 		"die_area_mm2", "performance_density",
 	};
+	struct path c = { p, NULL, 0 };
 	size_t i;
-	int rc;
 
-	if ((rc = get_string(d, v, p, "product", 1, API_STRING_MAX,
-	    &it->product)) != 0 ||
-	    (rc = get_number(d, v, p, "tpp", R_POS, &it->tpp)) != 0 ||
-	    (rc = get_number(d, v, p, "die_area_mm2", R_POS,
-	    &it->die_area_mm2)) != 0 ||
-	    (rc = get_number(d, v, p, "performance_density", R_POS,
-	    &it->performance_density)) != 0 ||
-	    (rc = get_tribool(d, v, p, "datacenter", &it->datacenter)) != 0 ||
-	    (rc = get_number(d, v, p, "memory_bandwidth_gbs", R_POS,
-	    &it->memory_bandwidth_gbs)) != 0)
-		return rc;
 	if (it->product != NULL) {
 		/* The catalog supplies the figures of a product; a second,
 		 * possibly different, set in the query would make the
 		 * decision depend on which one the engine reads. */
-		if (json_object_get(v, "tpp") != NULL) {
-			struct path c = { p, "tpp", 0 };
-
+		if (!isnan(it->tpp)) {
+			c.key = "tpp";
 			return fail(d, &c, "give either 'product' or 'tpp', "
 			    "not both");
 		}
 		for (i = 0; i < NELEM(figures); i++) {
-			struct path c = { p, figures[i], 0 };
-
-			if (json_object_get(v, figures[i]) != NULL)
-				return fail(d, &c, "'%s' goes with 'tpp'; a "
-				    "product's figures come from the catalog",
-				    figures[i]);
+			if (json_object_get(v, figures[i]) == NULL)
+				continue;
+			c.key = figures[i];
+			return fail(d, &c, "'%s' goes with 'tpp'; a product's "
+			    "figures come from the catalog", figures[i]);
 		}
-	} else if (isnan(it->tpp))
+		return 0;
+	}
+	if (isnan(it->tpp))
 		return fail(d, p, "a %s needs 'product' or 'tpp'",
-		    it->kind == TG_ITEM_CHIP ? "chip" : "system");
-	else if (isnan(it->die_area_mm2) && isnan(it->performance_density))
-		/* 3A090 (Note: performance density is TPP / die area) needs
-		 * one of the two to classify a chip given by figures. */
+		    item_kind_name(it->kind));
+	/* 3A090 classifies by TPP and performance density (TPP divided by
+	 * die area): a chip given by figures needs one of the two. */
+	if (isnan(it->die_area_mm2) && isnan(it->performance_density))
 		return fail(d, p, "'tpp' needs 'die_area_mm2' or "
 		    "'performance_density'");
-	if (it->kind == TG_ITEM_SYSTEM) {
-		if ((rc = require(d, v, p, "chips_per_unit")) != 0 ||
-		    (rc = get_count(d, v, p, "chips_per_unit",
-		    &it->chips_per_unit)) != 0)
-			return rc;
-	}
 	return 0;
 }
 
 static int
-parse_model(struct dec *d, const json_t *v, const struct path *p,
+check_model(struct dec *d, const json_t *v, const struct path *p,
     struct tg_item *it)
 {
 	struct path bp = { p, "base_model", 0 };
 	struct path sp = { p, "synthetic_data", 0 };
 	const json_t *base, *synth;
-	bool b = false;
 	int rc;
 
-	if ((rc = get_object(d, v, p, "base_model", &base)) != 0)
-		return rc;
-	if (base == NULL && (rc = require(d, v, p,
-	    "training_operations")) != 0)
-		return rc;
-	if ((rc = get_number(d, v, p, "training_operations", R_NONNEG,
-	    &it->training_operations)) != 0 ||
-	    (rc = require(d, v, p, "published")) != 0 ||
-	    (rc = get_tribool(d, v, p, "published", &it->published)) != 0)
-		return rc;
-	if (base != NULL) {
-		if ((rc = check_keys(d, base, &bp, base_fields,
-		    NELEM(base_fields))) != 0 ||
-		    (rc = require(d, base, &bp, "published")) != 0 ||
-		    (rc = get_bool(d, base, &bp, "published", &b)) != 0 ||
-		    (rc = require(d, base, &bp, "training_operations")) != 0 ||
-		    (rc = get_number(d, base, &bp, "training_operations",
-		    R_NONNEG, &it->base_training_operations)) != 0)
+	base = json_object_get(v, "base_model");
+	if (base == NULL) {
+		if (isnan(it->training_operations))
+			return fail(d, p, "missing required field "
+			    "'training_operations'");
+		if (!isnan(it->additional_operations)) {
+			bp.key = "additional_operations";
+			return fail(d, &bp, "'additional_operations' needs "
+			    "'base_model'");
+		}
+	} else {
+		if (!json_is_object(base))
+			return fail(d, &bp, "'base_model' must be an object");
+		rc = dec_object(d, base, &bp, base_fields, NELEM(base_fields),
+		    it);
+		if (rc != 0)
 			return rc;
 		it->has_base_model = true;
-		it->base_published = b ? 1 : 0;
-		/* 4E091 technical note: a derived model counts the
-		 * operations added on top of its base. */
-		if ((rc = require(d, v, p, "additional_operations")) != 0)
-			return rc;
-	} else if (json_object_get(v, "additional_operations") != NULL) {
-		struct path c = { p, "additional_operations", 0 };
-
-		return fail(d, &c, "'additional_operations' needs "
-		    "'base_model'");
+		/* A model derived from a published one is measured by the
+		 * operations added on top of its base (4E091 technical
+		 * note), so that figure cannot be left out. */
+		if (isnan(it->additional_operations))
+			return fail(d, p, "missing required field "
+			    "'additional_operations'");
 	}
-	if ((rc = get_number(d, v, p, "additional_operations", R_NONNEG,
-	    &it->additional_operations)) != 0)
-		return rc;
-	if ((synth = json_object_get(v, "synthetic_data")) != NULL &&
-	    (rc = parse_synth(d, synth, &sp, it)) != 0)
-		return rc;
+	synth = json_object_get(v, "synthetic_data");
+	if (synth != NULL)
+		return parse_synth(d, synth, &sp, it);
 	return 0;
 }
 
 static int
-parse_service(struct dec *d, const json_t *v, const struct path *p,
+check_service(struct dec *d, const json_t *v, const struct path *p,
     struct tg_item *it)
 {
-	struct path pp = { p, "purpose", 0 };
+	struct path c = { p, "purpose", 0 };
 	const json_t *pv;
 	const char *s;
-	int rc;
 
-	if ((rc = require(d, v, p, "purpose")) != 0)
-		return rc;
 	pv = json_object_get(v, "purpose");
 	s = json_is_string(pv) ? json_string_value(pv) : "";
 	if (strcmp(s, "training") == 0)
@@ -949,24 +973,23 @@ parse_service(struct dec *d, const json_t *v, const struct path *p,
 	else if (strcmp(s, "inference") == 0)
 		it->purpose = TG_PURPOSE_INFERENCE;
 	else
-		return fail(d, &pp, "'purpose' must be 'training' or "
+		return fail(d, &c, "'purpose' must be 'training' or "
 		    "'inference'");
-	if (it->purpose == TG_PURPOSE_TRAINING) {
-		if ((rc = require(d, v, p, "training_operations")) != 0)
-			return rc;
-	} else if (json_object_get(v, "training_operations") != NULL) {
-		struct path c = { p, "training_operations", 0 };
-
-		/* Only a training service is sized by operations; refuse
-		 * rather than let the engine ignore a figure given to it. */
+	if (it->purpose == TG_PURPOSE_TRAINING &&
+	    isnan(it->training_operations))
+		return fail(d, p, "missing required field "
+		    "'training_operations'");
+	/* Only a training service is sized by operations; refuse rather
+	 * than let the engine ignore a figure given to it. */
+	if (it->purpose == TG_PURPOSE_INFERENCE &&
+	    !isnan(it->training_operations)) {
+		c.key = "training_operations";
 		return fail(d, &c, "'training_operations' applies only to "
 		    "purpose 'training'");
 	}
-	if ((rc = get_number(d, v, p, "training_operations", R_NONNEG,
-	    &it->training_operations)) != 0)
-		return rc;
-	it->location = d->destination;
-	return get_country(d, v, p, "location", &it->location);
+	if (it->location == TG_CC_NONE)
+		it->location = d->destination;
+	return 0;
 }
 
 static int
@@ -974,10 +997,9 @@ parse_item(struct dec *d, const json_t *v, const struct path *p,
     struct tg_item *it)
 {
 	struct path kp = { p, "kind", 0 };
+	char what[32];
 	const json_t *kv;
-	json_t *o, *m;
-	const char *k, *kname;
-	unsigned kbit;
+	const char *kname;
 	size_t i;
 	int rc;
 
@@ -998,17 +1020,12 @@ parse_item(struct dec *d, const json_t *v, const struct path *p,
 
 	if (!json_is_object(v))
 		return fail(d, p, "item must be an object");
-	o = unconst(v);
-	json_object_foreach(o, k, m) {
-		for (i = 0; i < NELEM(item_fields); i++)
-			if (strcmp(k, item_fields[i].name) == 0)
-				break;
-		if (i == NELEM(item_fields))
-			return fail_unknown(d, p, k);
-	}
-	if ((rc = require(d, v, p, "kind")) != 0)
+	rc = check_unknown(d, v, p, item_fields, NELEM(item_fields));
+	if (rc != 0)
 		return rc;
 	kv = json_object_get(v, "kind");
+	if (kv == NULL)
+		return fail(d, p, "missing required field 'kind'");
 	kname = json_is_string(kv) ? json_string_value(kv) : "";
 	for (i = 0; i < NELEM(kinds); i++)
 		if (strcmp(kname, kinds[i].name) == 0)
@@ -1017,50 +1034,36 @@ parse_item(struct dec *d, const json_t *v, const struct path *p,
 		return fail(d, &kp, "'kind' must be one of 'chip', 'system', "
 		    "'model_weights', 'compute_service'");
 	it->kind = kinds[i].kind;
-	kname = kinds[i].name;
-	kbit = 1u << it->kind;
-	json_object_foreach(o, k, m) {
-		for (i = 0; i < NELEM(item_fields); i++)
-			if (strcmp(k, item_fields[i].name) == 0)
-				break;
-		if ((item_fields[i].kinds & kbit) == 0) {
-			struct path c = { p, k, 0 };
-
-			return fail(d, &c, "field '%s' does not apply to kind "
-			    "'%s'", k, kname);
-		}
-	}
-
-	if ((rc = get_count(d, v, p, "quantity", &it->quantity)) != 0 ||
-	    (rc = get_string(d, v, p, "description", 0, API_STRING_MAX,
-	    &it->description)) != 0 ||
-	    (rc = get_string(d, v, p, "license", 1, LICENSE_MAX,
-	    &it->license)) != 0)
+	(void)snprintf(what, sizeof(what), "kind '%s'", kinds[i].name);
+	rc = check_applies(d, v, p, item_fields, NELEM(item_fields),
+	    1u << it->kind, what);
+	if (rc != 0)
+		return rc;
+	rc = dec_fields(d, v, p, item_fields, NELEM(item_fields),
+	    1u << it->kind, it);
+	if (rc != 0)
 		return rc;
 	switch (it->kind) {
 	case TG_ITEM_CHIP:
 	case TG_ITEM_SYSTEM:
-		return parse_hardware(d, v, p, it);
+		return check_hardware(d, v, p, it);
 	case TG_ITEM_MODEL_WEIGHTS:
-		return parse_model(d, v, p, it);
+		return check_model(d, v, p, it);
 	case TG_ITEM_COMPUTE_SERVICE:
-		return parse_service(d, v, p, it);
+		return check_service(d, v, p, it);
 	}
 	return 0;
 }
 
 static int
-parse_items(struct dec *d, const json_t *root, const struct path *rp,
-    struct tg_query *q)
+parse_items(struct dec *d, const json_t *root, struct tg_query *q)
 {
-	struct path p = { rp, "items", 0 }, c = { &p, NULL, 0 };
+	struct path p = { NULL, "items", 0 }, c = { &p, NULL, 0 };
 	struct tg_item *items;
 	const json_t *v;
 	size_t i, n;
 	int rc;
 
-	if ((rc = require(d, root, rp, "items")) != 0)
-		return rc;
 	v = json_object_get(root, "items");
 	if (!json_is_array(v))
 		return fail(d, &p, "'items' must be an array");
@@ -1068,12 +1071,13 @@ parse_items(struct dec *d, const json_t *root, const struct path *rp,
 	if (n < 1 || n > TG_ITEMS_MAX)
 		return fail(d, &p, "'items' must have 1 to %d entries",
 		    TG_ITEMS_MAX);
-	if ((items = arena_zalloc(d->arena, n * sizeof(*items))) == NULL)
+	items = arena_alloc(d->arena, n * sizeof(*items));
+	if (items == NULL)
 		return nomem(d);
 	for (i = 0; i < n; i++) {
 		c.index = i;
-		if ((rc = parse_item(d, json_array_get(v, i), &c,
-		    &items[i])) != 0)
+		rc = parse_item(d, json_array_get(v, i), &c, &items[i]);
+		if (rc != 0)
 			return rc;
 	}
 	q->items = items;
@@ -1088,74 +1092,56 @@ api_query_from_json(const json_t *root, struct tg_arena *arena,
     tg_date today, const struct tg_query **out, struct tg_error *err)
 {
 	struct dec d = { arena, err, TG_CC_NONE };
-	struct path dp = { NULL, "date", 0 };
 	struct tg_query *q;
-	const json_t *v;
 	int rc;
 
 	*out = NULL;
-	if (err != NULL)
-		tg_error_clear(err);
+	tg_error_clear(err);
 	if (root == NULL) {
 		rc = tg_error_set(err, -EINVAL, "no query");
 		goto out;
 	}
-	if ((rc = check_limits(&d, root, NULL, 1)) != 0)
+	rc = check_limits(&d, root, NULL, 1);
+	if (rc != 0)
 		goto out;
 	if (!json_is_object(root)) {
 		rc = fail(&d, NULL, "query must be a JSON object");
 		goto out;
 	}
-	if ((rc = check_keys(&d, root, NULL, root_fields,
-	    NELEM(root_fields))) != 0)
+	rc = check_unknown(&d, root, NULL, root_fields, NELEM(root_fields));
+	if (rc != 0)
 		goto out;
-	if ((q = arena_zalloc(arena, sizeof(*q))) == NULL) {
+	q = arena_zalloc(arena, sizeof(*q));
+	if (q == NULL) {
 		rc = nomem(&d);
 		goto out;
 	}
-
-	if ((rc = get_string(&d, root, NULL, "reference", 0,
-	    TG_REFERENCE_MAX, &q->reference)) != 0)
-		goto out;
 	q->date = today;
-	if ((v = json_object_get(root, "date")) != NULL) {
-		if (!json_is_string(v) || date_parse(json_string_value(v),
-		    json_string_length(v), &q->date) != 0) {
-			rc = fail(&d, &dp, "'date' must be a calendar date "
-			    "written YYYY-MM-DD");
-			goto out;
-		}
-		q->date_given = true;
-	}
+	q->date_given = json_object_get(root, "date") != NULL;
 	q->destination = TG_CC_NONE;
-	if ((rc = require(&d, root, NULL, "destination")) != 0 ||
-	    (rc = get_country(&d, root, NULL, "destination",
-	    &q->destination)) != 0)
-		goto out;
-	d.destination = q->destination;
-	if ((rc = require(&d, root, NULL, "consignee")) != 0 ||
-	    (rc = parse_party(&d, root, NULL, "consignee",
-	    &q->consignee)) != 0)
-		goto out;
-	q->end_user_given = json_object_get(root, "end_user") != NULL;
-	if (!q->end_user_given)
-		q->end_user = q->consignee;
-	else if ((rc = parse_party(&d, root, NULL, "end_user",
-	    &q->end_user)) != 0)
-		goto out;
-	if ((rc = parse_items(&d, root, NULL, q)) != 0 ||
-	    (rc = get_bool(&d, root, NULL, "dry_run", &q->dry_run)) != 0)
-		goto out;
-	/* The extensions: exports leave from the United States unless
-	 * told otherwise (15 CFR 734.3 reaches re-exports too). */
-	if ((rc = cc_parse("US", 2, &q->export_from)) != 0) {
+	/* Exports leave from the United States unless the query says
+	 * otherwise (the EAR also reach re-exports, 15 CFR 734.3). */
+	if (cc_parse("US", 2, &q->export_from) != 0) {
 		rc = tg_error_set(err, TG_EINTERNAL, "cannot parse 'US'");
 		goto out;
 	}
-	if ((rc = get_country(&d, root, NULL, "export_from",
-	    &q->export_from)) != 0 ||
-	    (rc = get_bool(&d, root, NULL, "certifications",
-	    &q->certifications)) != 0)
+	rc = dec_fields(&d, root, NULL, root_fields, NELEM(root_fields), ANY,
+	    q);
+	if (rc != 0)
+		goto out;
+	d.destination = q->destination;
+	rc = parse_party(&d, root, "consignee", &q->consignee);
+	if (rc != 0)
+		goto out;
+	q->end_user_given = json_object_get(root, "end_user") != NULL;
+	if (q->end_user_given)
+		rc = parse_party(&d, root, "end_user", &q->end_user);
+	else
+		q->end_user = q->consignee;
+	if (rc != 0)
+		goto out;
+	rc = parse_items(&d, root, q);
+	if (rc != 0)
 		goto out;
 	*out = q;
 out:
@@ -1195,8 +1181,7 @@ api_query_parse(const char *buf, size_t len, struct tg_arena *arena,
 	int rc;
 
 	*out = NULL;
-	if (err != NULL)
-		tg_error_clear(err);
+	tg_error_clear(err);
 	/*
 	 * JSON_DECODE_ANY: a scalar is valid JSON (RFC 8259), so "42" is a
 	 * well-formed document that is not a query (TG_EINVAL), not a

@@ -165,6 +165,8 @@ struct derived {
 	const char *citation;
 	uint8_t type, unit;
 	const char *report;	/* "tpp" or "operations" or NULL */
+	bool verified;
+	const char *warning;	/* when unverified and not null */
 	struct expr value;
 };
 

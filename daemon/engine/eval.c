@@ -320,8 +320,14 @@ setup_item(struct run *r, size_t i, struct item_state *is)
 	}
 	r->cx.item = it;
 	r->cx.is = is;
-	for (size_t k = 0; k < r->p->nderived; k++)
-		is->derived[k] = expr_eval(&r->cx, r->p->derived[k].value.root);
+	for (size_t k = 0; k < r->p->nderived; k++) {
+		const struct derived *dv = &r->p->derived[k];
+
+		is->derived[k] = expr_eval(&r->cx, dv->value.root);
+		if (dv->warning != NULL && is->derived[k].t != T_NULL &&
+		    add_warning(r, dv->warning) != 0)
+			return -ENOMEM;
+	}
 	return 0;
 }
 

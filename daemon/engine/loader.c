@@ -686,7 +686,7 @@ static void
 load_derived(struct ld *ld, yaml_node_t *n)
 {
 	static const char *const keys[] = { "name", "citation", "value",
-	    "unit", "report", "note", NULL };
+	    "unit", "report", "verified", "note", NULL };
 	yaml_node_item_t *it, *end;
 	struct tg_pack *p = ld->p;
 	int slot, party, type, unit;
@@ -721,6 +721,17 @@ load_derived(struct ld *ld, yaml_node_t *n)
 		d->citation = get_str(ld, e, "citation", true,
 		    "derived fact");
 		d->report = get_str(ld, e, "report", false, "derived fact");
+		d->verified = get_bool(ld, e, "verified", true);
+		if (!d->verified) {
+			const char *note = get_str(ld, e, "note", true,
+			    "derived fact");
+
+			d->warning = arena_printf(ld->a, "fact %s rests on "
+			    "unverified facts: %s", name,
+			    note != NULL ? note : "");
+			if (d->warning == NULL)
+				ld->nomem = true;
+		}
 		if (d->report != NULL && strcmp(d->report, "tpp") != 0 &&
 		    strcmp(d->report, "operations") != 0)
 			lerr(ld, get(ld, e, "report"), "'report' must be "
@@ -1565,25 +1576,20 @@ collect(const char *const *paths, size_t npaths, char ***out, size_t *nout,
 	return 0;
 }
 
-int
-pack_load(const char *const *paths, size_t npaths, struct tg_pack **out,
+/* Compiles n YAML buffers into a pack (the core of both loaders). */
+static int
+load_all(const char *const *names, const char *const *bufs,
+    const size_t *lens, const int *read_rc, size_t n, struct tg_pack **out,
     struct tg_errlist *errs)
 {
 	struct ld ld;
 	struct tg_pack *p = NULL;
-	struct tg_buf b;
-	char **files = NULL;
-	size_t nfiles = 0;
 	EVP_MD_CTX *md = NULL;
 	unsigned char dig[32];
 	int rc;
 
 	*out = NULL;
 	memset(&ld, 0, sizeof(ld));
-	buf_init(&b, PACK_FILE_MAX);
-	rc = collect(paths, npaths, &files, &nfiles, errs);
-	if (rc != 0)
-		goto out;
 	p = calloc(1, sizeof(*p));
 	md = EVP_MD_CTX_new();
 	if (p == NULL || md == NULL ||
@@ -1596,30 +1602,28 @@ pack_load(const char *const *paths, size_t npaths, struct tg_pack **out,
 	ld.p = p;
 	ld.a = p->arena;
 	ld.errs = errs;
-	for (size_t i = 0; i < nfiles; i++) {
+	for (size_t i = 0; i < n; i++) {
 		struct tg_error e;
-		int r;
 
-		buf_reset(&b);
-		r = buf_read_file(&b, files[i]);
-		if (r != 0) {
-			tg_error_pos(&e, TG_EIO, files[i], 0, 0, "cannot read "
-			    "rules file '%s': %s", files[i], r == TG_ETOOBIG ?
-			    "file too large" : strerror(-r));
+		if (read_rc != NULL && read_rc[i] != 0) {
+			tg_error_pos(&e, TG_EIO, names[i], 0, 0, "cannot read "
+			    "rules file '%s': %s", names[i],
+			    read_rc[i] == TG_ETOOBIG ? "file too large" :
+			    strerror(-read_rc[i]));
 			errlist_add(errs, &e);
 			ld.nerr++;
 			continue;
 		}
-		if (EVP_DigestUpdate(md, b.p, b.len) != 1) {
+		if (EVP_DigestUpdate(md, bufs[i], lens[i]) != 1) {
 			rc = TG_ECRYPTO;
 			goto out;
 		}
-		ld.file = arena_strdup(p->arena, files[i]);
+		ld.file = arena_strdup(p->arena, names[i]);
 		if (ld.file == NULL) {
 			rc = -ENOMEM;
 			goto out;
 		}
-		load_buffer(&ld, (const unsigned char *)b.p, b.len);
+		load_buffer(&ld, (const unsigned char *)bufs[i], lens[i]);
 		if (ld.nomem) {
 			rc = -ENOMEM;
 			goto out;
@@ -1652,10 +1656,59 @@ out:
 		free(p);
 	}
 	EVP_MD_CTX_free(md);
-	for (size_t i = 0; i < nfiles; i++)
-		free(files[i]);
-	free(files);
 	free(ld.ids);
-	buf_release(&b);
+	return rc;
+}
+
+int
+pack_load_mem(const char *const *names, const char *const *bufs,
+    const size_t *lens, size_t n, struct tg_pack **out,
+    struct tg_errlist *errs)
+{
+	return load_all(names, bufs, lens, NULL, n, out, errs);
+}
+
+int
+pack_load(const char *const *paths, size_t npaths, struct tg_pack **out,
+    struct tg_errlist *errs)
+{
+	char **files = NULL;
+	size_t nfiles = 0;
+	struct tg_buf *b = NULL;
+	const char **bufs = NULL;
+	size_t *lens = NULL;
+	int *rcs = NULL, rc;
+
+	*out = NULL;
+	rc = collect(paths, npaths, &files, &nfiles, errs);
+	if (rc != 0)
+		return rc;
+	b = calloc(nfiles + 1, sizeof(*b));
+	bufs = calloc(nfiles + 1, sizeof(*bufs));
+	lens = calloc(nfiles + 1, sizeof(*lens));
+	rcs = calloc(nfiles + 1, sizeof(*rcs));
+	if (b == NULL || bufs == NULL || lens == NULL || rcs == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < nfiles; i++) {
+		buf_init(&b[i], PACK_FILE_MAX);
+		rcs[i] = buf_read_file(&b[i], files[i]);
+		bufs[i] = b[i].p != NULL ? b[i].p : "";
+		lens[i] = b[i].len;
+	}
+	rc = load_all((const char *const *)files, bufs, lens, rcs, nfiles,
+	    out, errs);
+out:
+	for (size_t i = 0; i < nfiles; i++) {
+		if (b != NULL)
+			buf_release(&b[i]);
+		free(files[i]);
+	}
+	free(files);
+	free(b);
+	free(bufs);
+	free(lens);
+	free(rcs);
 	return rc;
 }

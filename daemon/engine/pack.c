@@ -137,6 +137,52 @@ pack_product(const struct tg_pack *p, const char *id)
 	return NULL;
 }
 
+int
+pack_in_group(const struct tg_pack *p, const char *group, tg_cc cc,
+    tg_date d)
+{
+	int k = pack_group_index(p, group);
+
+	if (k < 0)
+		return -1;
+	return group_has(&p->groups[k], cc, d);
+}
+
+int
+pack_tier(const struct tg_pack *p, tg_cc cc, tg_date d)
+{
+	struct ectx cx;
+
+	memset(&cx, 0, sizeof(cx));
+	cx.pack = p;
+	cx.date = d;
+	cx.country = TG_CC_NONE;
+	return tier_of(&cx, cc);
+}
+
+int
+pack_param(const struct tg_pack *p, const char *name, tg_date d, double *out)
+{
+	int k = pack_param_index(p, name);
+	struct val v;
+
+	if (k < 0)
+		return TG_ENOTFOUND;
+	v = param_value(&p->params[k], d);
+	if (v.t != T_NUM)
+		return TG_EINVAL;
+	*out = v.u.n;
+	return 0;
+}
+
+const char *
+pack_param_citation(const struct tg_pack *p, const char *name)
+{
+	int k = pack_param_index(p, name);
+
+	return k < 0 ? NULL : p->params[k].citation;
+}
+
 static void
 show_date(FILE *fp, const char *label, tg_date d)
 {

@@ -43,6 +43,27 @@ const char *pack_sha256(const struct tg_pack *p);	/* over all files */
 const char *pack_title(const struct tg_pack *p);
 const char *pack_status(const struct tg_pack *p);
 
+/*
+ * Same as pack_load, from memory: bufs[i] holds lens[i] bytes of a YAML file
+ * called names[i] (used in error positions and hashed in that order).  For
+ * fuzzing and tests.
+ */
+int pack_load_mem(const char *const *names, const char *const *bufs,
+    const size_t *lens, size_t n, struct tg_pack **out,
+    struct tg_errlist *errs);
+
+/* Introspection, for tests and `rules show`: whether country cc is in the
+ * named group on date d (-1: no such group), the tier of cc on d (after
+ * aliases; -1 for TG_CC_NONE), and a parameter's value on d (TG_ENOTFOUND
+ * for an unknown name, TG_EINVAL when it has no value on d). */
+int pack_in_group(const struct tg_pack *p, const char *group, tg_cc cc,
+    tg_date d);
+int pack_tier(const struct tg_pack *p, tg_cc cc, tg_date d);
+int pack_param(const struct tg_pack *p, const char *name, tg_date d,
+    double *out);
+/* Citation of a parameter, or NULL when unknown. */
+const char *pack_param_citation(const struct tg_pack *p, const char *name);
+
 /* Writes a human-readable listing of the compiled pack. */
 void pack_show(const struct tg_pack *p, FILE *fp);
 

@@ -41,6 +41,8 @@
 #define PATH_MAX_LEN	1024
 #define SHOW_MAX	160		/* characters of a value in a message */
 #define REL_TOL		1e-9
+#define WARN_SHOW	60		/* characters of a warning shown */
+#define WARNS_MAX	1024
 
 /* A failure message: differences appended with "; " between them. */
 struct msg {
@@ -375,11 +377,42 @@ some_warning_has(const json_t *dj, const char *sub)
 	return false;
 }
 
+/*
+ * Writes the decision's warnings into buf as ["first words...", ...], each
+ * cut to WARN_SHOW characters, so a message shows all of them.
+ */
+static void
+show_warnings(const json_t *dj, char *buf, size_t size)
+{
+	const json_t *w;
+	const char *s;
+	size_t i, len = 0;
+	int r;
+
+	buf[0] = '\0';
+	r = snprintf(buf, size, "[");
+	if (r < 0 || (size_t)r >= size)
+		return;
+	len = (size_t)r;
+	json_array_foreach(json_object_get(dj, "warnings"), i, w) {
+		s = json_string_value(w);
+		if (s == NULL)
+			s = "(not a string)";
+		r = snprintf(buf + len, size - len, "%s\"%.*s%s\"",
+		    i > 0 ? ", " : "", WARN_SHOW, s,
+		    strlen(s) > WARN_SHOW ? "..." : "");
+		if (r < 0 || (size_t)r >= size - len)
+			return;
+		len += (size_t)r;
+	}
+	(void)snprintf(buf + len, size - len, "]");
+}
+
 /* Compares the decision JSON dj with the case's "expect" object. */
 static void
 check_expect(json_t *expect, const json_t *dj, struct msg *m)
 {
-	char gbuf[SHOW_MAX + 8], path[64];
+	char gbuf[SHOW_MAX + 8], wbuf[WARNS_MAX], path[64];
 	json_t *v, *w;
 	const json_t *got, *items, *ix;
 	const char *key, *s;
@@ -429,29 +462,28 @@ check_expect(json_t *expect, const json_t *dj, struct msg *m)
 			}
 		} else if (strcmp(key, "warnings_match") == 0 ||
 		    strcmp(key, "warnings_exclude") == 0) {
-			got = json_object_get(dj, "warnings");
 			json_array_foreach(v, i, w) {
 				s = json_string_value(w);
 				if (s == NULL)
 					continue;
 				if (key[9] == 'm' && !some_warning_has(dj, s)) {
-					show(got, gbuf, sizeof(gbuf));
+					show_warnings(dj, wbuf, sizeof(wbuf));
 					msg_add(m, "/warnings: expected one "
-					    "matching '%s', got %s", s, gbuf);
+					    "matching '%s', got %s", s, wbuf);
 				} else if (key[9] == 'e' &&
 				    some_warning_has(dj, s)) {
-					show(got, gbuf, sizeof(gbuf));
+					show_warnings(dj, wbuf, sizeof(wbuf));
 					msg_add(m, "/warnings: expected none "
-					    "matching '%s', got %s", s, gbuf);
+					    "matching '%s', got %s", s, wbuf);
 				}
 			}
 		} else if (strcmp(key, "no_warnings") == 0) {
 			got = json_object_get(dj, "warnings");
 			if (json_is_true(v) && json_is_array(got) &&
 			    json_array_size(got) > 0) {
-				show(got, gbuf, sizeof(gbuf));
+				show_warnings(dj, wbuf, sizeof(wbuf));
 				msg_add(m, "/warnings: expected none, got %s",
-				    gbuf);
+				    wbuf);
 			}
 		} else {
 			(void)snprintf(path, sizeof(path), "/%s", key);

@@ -28,7 +28,8 @@ check_text(const char *s)
 {
 	json_t *j;
 
-	if ((j = json_string(s)) == NULL)
+	j = json_string(s);
+	if (j == NULL)
 		abort();
 	json_decref(j);
 }
@@ -92,6 +93,7 @@ check_party(const struct tg_party *p)
 static void
 check_item(const struct tg_item *it)
 {
+	const struct tg_synth *s;
 	size_t i;
 
 	if (it->quantity < 1 || it->quantity > 1000000000000LL)
@@ -133,11 +135,14 @@ check_item(const struct tg_item *it)
 		    it->nsynth > TG_SYNTH_MAX)
 			abort();
 		for (i = 0; i < it->nsynth; i++) {
-			if (!(it->synth[i].share >= 0 &&
-			    it->synth[i].share <= 1))
+			s = &it->synth[i];
+			if (!(s->share >= 0 && s->share <= 1))
 				abort();
-			check_nonneg(it->synth[i].generator_training_operations);
-			check_nonneg(it->synth[i].generation_operations);
+			check_nonneg(s->generator_training_operations);
+			check_nonneg(s->generation_operations);
+			if (s->generator_published < -1 ||
+			    s->generator_published > 1)
+				abort();
 		}
 		break;
 	case TG_ITEM_COMPUTE_SERVICE:
@@ -186,7 +191,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (today == TG_DATE_NONE && date_parse("2025-06-02", 10,
 	    &today) != 0)
 		abort();
-	if ((arena = arena_new(0)) == NULL)
+	arena = arena_new(0);
+	if (arena == NULL)
 		return 0;
 	rc = api_query_parse((const char *)data, size, arena, today, &q,
 	    &err);
