@@ -3,8 +3,7 @@
 # (house-style.md: util <- engine, store <- api <- http, cli).
 #
 #  - daemon/util: depends on nothing of the project but its own headers;
-#    it may include tiergate/{util,error,uuid}.h, and query.h/decision.h
-#    for the enum names (names.c) only.
+#    it may include tiergate/{util,error,uuid}.h only.
 #  - daemon/engine: pure (no sockets, database or JSON): it may include
 #    tiergate/{util,error,query,decision,engine}.h and its own private
 #    headers, never another module's.
@@ -55,7 +54,7 @@ check() {
 	done
 }
 
-out=$(check daemon/util "util error uuid query decision")
+out=$(check daemon/util "util error uuid")
 [ -z "$out" ] || fail "daemon/util reaches outside util:
 $out"
 out=$(check daemon/engine "util error query decision engine")

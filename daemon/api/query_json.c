@@ -1189,6 +1189,10 @@ api_query_parse(const char *buf, size_t len, struct tg_arena *arena,
 	 * keep the last one, and a reader that keeps the first would see a
 	 * different export.  NUL in strings stays refused (the default).
 	 */
+	/* An empty tg_buf has p == NULL; jansson would call that "wrong
+	 * arguments" rather than an empty document. */
+	if (buf == NULL && len == 0)
+		buf = "";
 	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
 	    &jerr);
 	if (root == NULL) {

@@ -362,6 +362,17 @@ classify(struct run *r, size_t i, struct tg_item_decision *id)
 	return 0;
 }
 
+/* Length of a rule text without its final full stop, for appending. */
+static int
+text_len(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n > 0 && s[n - 1] == '.')
+		n--;
+	return (int)n;
+}
+
 /* Applies the requirement rules; returns the number that matched. */
 static int
 require(struct run *r, struct tg_item_decision *id, uint32_t *allows)
@@ -392,16 +403,18 @@ require(struct run *r, struct tg_item_decision *id, uint32_t *allows)
 				t->listed = true;
 				if (t->before + t->added + amt.u.n > t->limit) {
 					rv = rq->over_review;
-					text = arena_printf(r->a, "%s; over "
+					text = arena_printf(r->a, "%.*s; over "
 					    "the %s quota: %.0f used + %.0f "
-					    "> %.0f", rq->c.text,
+					    "> %.0f", text_len(rq->c.text),
+					    rq->c.text,
 					    p->quotas[rq->quota].name,
 					    t->before + t->added, amt.u.n,
 					    t->limit);
 				} else
-					text = arena_printf(r->a, "%s; within "
+					text = arena_printf(r->a, "%.*s; within "
 					    "the %s quota: %.0f used + %.0f "
-					    "<= %.0f", rq->c.text,
+					    "<= %.0f", text_len(rq->c.text),
+					    rq->c.text,
 					    p->quotas[rq->quota].name,
 					    t->before + t->added, amt.u.n,
 					    t->limit);

@@ -194,6 +194,13 @@ enum tok {
 	K_AND, K_OR, K_NOT, K_IN, K_TRUE, K_FALSE, K_NULL, K_ERR,
 };
 
+/* Deep enough for any real rule, shallow enough that the recursive
+ * parser and evaluator cannot exhaust the stack.  Chains such as
+ * "a and b and c" build left-deep trees, so the text length is capped too:
+ * a tree can never be deeper than its text is long. */
+#define EXPR_DEPTH_MAX 48
+#define EXPR_TEXT_MAX 4096
+
 struct parser {
 	const struct cenv *env;
 	const char *src;
@@ -203,6 +210,7 @@ struct parser {
 	double num;
 	bool is_date;
 	int each;		/* T_PARTIES / T_SYNTHS inside an each */
+	int depth;		/* nesting, bounded so evaluation is too */
 	const char *file;
 	int line, col;
 	struct tg_error *err;
@@ -753,8 +761,13 @@ parse_unary(struct parser *ps)
 
 	if (ps->tok != K_MINUS)
 		return parse_primary(ps);
+	if (++ps->depth > EXPR_DEPTH_MAX) {
+		perr(ps, at, "expression nested too deeply");
+		return NULL;
+	}
 	lex(ps);
 	k = parse_unary(ps);
+	ps->depth--;
 	if (k == NULL)
 		return NULL;
 	if (k->type != T_NUM) {
@@ -947,8 +960,13 @@ parse_not(struct parser *ps)
 
 	if (ps->tok != K_NOT)
 		return parse_cmp(ps);
+	if (++ps->depth > EXPR_DEPTH_MAX) {
+		perr(ps, at, "expression nested too deeply");
+		return NULL;
+	}
 	lex(ps);
 	k = parse_not(ps);
+	ps->depth--;
 	if (k == NULL)
 		return NULL;
 	if (k->type != T_BOOL) {
@@ -993,12 +1011,22 @@ parse_logic(struct parser *ps, enum tok t)
 static struct node *
 parse_or(struct parser *ps)
 {
+	struct node *n;
+
+	if (ps->depth >= EXPR_DEPTH_MAX) {
+		perr(ps, ps->tstart, "expression nested too deeply (at most "
+		    "%d levels)", EXPR_DEPTH_MAX);
+		return NULL;
+	}
 	if (ps->tok == K_ERR) {
 		perr(ps, ps->tstart, "bad token '%.*s'", (int)ps->tlen,
 		    ps->src + ps->tstart);
 		return NULL;
 	}
-	return parse_logic(ps, K_OR);
+	ps->depth++;
+	n = parse_logic(ps, K_OR);
+	ps->depth--;
+	return n;
 }
 
 int
@@ -1014,6 +1042,9 @@ expr_compile(const struct cenv *env, const char *src, const char *file,
 	e->file = file;
 	e->line = line;
 	e->col = col;
+	if (strlen(src) > EXPR_TEXT_MAX)
+		return tg_error_pos(err, TG_ERULES, file, line, col,
+		    "expression longer than %d characters", EXPR_TEXT_MAX);
 	lex(&ps);
 	n = parse_or(&ps);
 	if (n == NULL) {

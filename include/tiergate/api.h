@@ -41,7 +41,8 @@ int api_query_from_json(const json_t *root, struct tg_arena *arena,
 json_t *api_decision_to_json(const struct tg_decision *d,
     const char *decision_id);
 
-/* Serializes with the fixed flags used everywhere (pretty when indent). */
+/* Serializes with the fixed flags used everywhere (pretty when indent).
+ * Returns a malloc'd string the caller frees, or NULL on failure. */
 char *api_dumps(const json_t *j, bool indent);
 
 #endif

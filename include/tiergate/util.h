@@ -14,7 +14,9 @@
 /* ---- capped buffer ------------------------------------------------- */
 
 /* A growable byte buffer that refuses to grow past cap (TG_ETOOBIG).
- * The contents are always NUL-terminated.  Owns its memory. */
+ * p is NULL until the first add; after any successful add (and after
+ * buf_read_file, even of an empty file) the contents are NUL-terminated.
+ * Owns its memory. */
 struct tg_buf {
 	char *p;
 	size_t len;
@@ -29,14 +31,14 @@ int buf_printf(struct tg_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void buf_reset(struct tg_buf *b);	/* len = 0, keeps memory */
 void buf_release(struct tg_buf *b);	/* frees; buffer reusable after init */
-/* Reads a whole file (or stdin for "-") into b.  Returns 0, -errno,
- * or TG_ETOOBIG. */
+/* Replaces b's contents with a whole file (or stdin for "-").  Returns 0,
+ * -errno, or TG_ETOOBIG. */
 int buf_read_file(struct tg_buf *b, const char *path);
 
 /* ---- arena --------------------------------------------------------- */
 
 /* Bump allocator: many small allocations released together.  Memory
- * returned is 16-byte aligned and lives until arena_release/arena_clear.
+ * returned is 16-byte aligned and lives until arena_free/arena_clear.
  * Not thread-safe; one arena per request. */
 struct tg_arena;
 

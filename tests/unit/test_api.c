@@ -202,6 +202,11 @@ test_syntax(void **state)
 		json_decref(s);
 	}
 
+	/* An empty buffer may come as NULL (an empty tg_buf). */
+	rc = api_query_parse(NULL, 0, arena, today, &q, &err);
+	assert_int_equal(rc, TG_ESYNTAX);
+	assert_non_null(strstr(err.msg, "end of file"));
+
 	/* err may be NULL. */
 	assert_int_equal(api_query_parse("{", 1, arena, today, &q, NULL),
 	    TG_ESYNTAX);
