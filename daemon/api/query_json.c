@@ -711,13 +711,15 @@ dec_fields(struct dec *d, const json_t *obj, const struct path *p,
 		if ((fields[i].mask & mask) == 0)
 			continue;
 		v = json_object_get(obj, fields[i].name);
+		c.key = fields[i].name;
 		if (v == NULL) {
+			/* The pointer names the missing member itself, as
+			 * RFC 9457 clients expect (/consignee, not ""). */
 			if (fields[i].required)
-				return fail(d, p, "missing required field "
+				return fail(d, &c, "missing required field "
 				    "'%s'", fields[i].name);
 			continue;
 		}
-		c.key = fields[i].name;
 		rc = dec_field(d, v, &c, &fields[i], base);
 		if (rc != 0)
 			return rc;
@@ -756,8 +758,11 @@ parse_veu(struct dec *d, const json_t *v, const struct path *p,
 	if (rc != 0)
 		return rc;
 	t = json_object_get(v, "type");
-	if (t == NULL)
-		return fail(d, p, "missing required field 'type'");
+	if (t == NULL) {
+		struct path typ = { p, "type", 0 };
+
+		return fail(d, &typ, "missing required field 'type'");
+	}
 	tname = json_is_string(t) ? json_string_value(t) : "";
 	if (strcmp(tname, "universal") == 0) {
 		mask = V_UNI;
@@ -929,9 +934,11 @@ check_model(struct dec *d, const json_t *v, const struct path *p,
 
 	base = json_object_get(v, "base_model");
 	if (base == NULL) {
-		if (isnan(it->training_operations))
-			return fail(d, p, "missing required field "
+		if (isnan(it->training_operations)) {
+			bp.key = "training_operations";
+			return fail(d, &bp, "missing required field "
 			    "'training_operations'");
+		}
 		if (!isnan(it->additional_operations)) {
 			bp.key = "additional_operations";
 			return fail(d, &bp, "'additional_operations' needs "
@@ -948,9 +955,12 @@ check_model(struct dec *d, const json_t *v, const struct path *p,
 		/* A model derived from a published one is measured by the
 		 * operations added on top of its base (4E091 technical
 		 * note), so that figure cannot be left out. */
-		if (isnan(it->additional_operations))
-			return fail(d, p, "missing required field "
+		if (isnan(it->additional_operations)) {
+			struct path ap = { p, "additional_operations", 0 };
+
+			return fail(d, &ap, "missing required field "
 			    "'additional_operations'");
+		}
 	}
 	synth = json_object_get(v, "synthetic_data");
 	if (synth != NULL)
@@ -976,9 +986,11 @@ check_service(struct dec *d, const json_t *v, const struct path *p,
 		return fail(d, &c, "'purpose' must be 'training' or "
 		    "'inference'");
 	if (it->purpose == TG_PURPOSE_TRAINING &&
-	    isnan(it->training_operations))
-		return fail(d, p, "missing required field "
+	    isnan(it->training_operations)) {
+		c.key = "training_operations";
+		return fail(d, &c, "missing required field "
 		    "'training_operations'");
+	}
 	/* Only a training service is sized by operations; refuse rather
 	 * than let the engine ignore a figure given to it. */
 	if (it->purpose == TG_PURPOSE_INFERENCE &&

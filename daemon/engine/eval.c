@@ -26,6 +26,7 @@ struct qtrack {
 	const char *period;
 	double before;		/* what the provider reported */
 	double added;		/* authorized by this transaction */
+	double pending;		/* earlier lines that need a license */
 	double limit;
 	bool listed;
 };
@@ -40,6 +41,8 @@ struct run {
 	size_t nqt, capqt;
 	const char **warn;
 	size_t nwarn, capwarn;
+	struct qtrack *pending_quota;	/* requirement quota of this line */
+	double pending_amount;
 	struct tg_error *err;
 };
 
@@ -401,7 +404,14 @@ require(struct run *r, struct tg_item_decision *id, uint32_t *allows)
 				return rc;
 			if (t != NULL && amt.t == T_NUM) {
 				t->listed = true;
-				if (t->before + t->added + amt.u.n > t->limit) {
+				/* Earlier lines of this transaction that need a
+				 * license would draw on the same quota. */
+				double used = t->before + t->added +
+				    t->pending;
+
+				r->pending_quota = t;
+				r->pending_amount = amt.u.n;
+				if (used + amt.u.n > t->limit) {
 					rv = rq->over_review;
 					text = arena_printf(r->a, "%.*s; over "
 					    "the %s quota: %.0f used + %.0f "
@@ -581,6 +591,7 @@ decide_item(struct run *r, size_t i, struct item_state *is)
 	rc = classify(r, i, id);
 	if (rc != 0)
 		return rc;
+	r->pending_quota = NULL;
 	nreq = require(r, id, &allows);
 	if (nreq < 0)
 		return nreq;
@@ -594,8 +605,11 @@ decide_item(struct run *r, size_t i, struct item_state *is)
 		if (rc == 1) {
 			id->outcome = TG_AUTHORIZED;
 			id->review = TG_REVIEW_NONE;
-		} else
+		} else {
 			id->outcome = TG_LICENSE_REQUIRED;
+			if (r->pending_quota != NULL)
+				r->pending_quota->pending += r->pending_amount;
+		}
 		if (is->it->license != NULL) {
 			/* Export licenses are registered in the ledger;
 			 * without one, a cited number proves nothing. */

@@ -345,6 +345,11 @@ compile(struct ld *ld, const yaml_node_t *v, const char *key, unsigned scope,
 	tg_error_clear(&err);
 	if (expr_compile(&env, src, ld->file, (int)v->start_mark.line + 1,
 	    col, want, e, &err) != 0) {
+		/* Offsets into a scalar folded from several lines do not map
+		 * back to columns; point at the expression's start instead
+		 * (the message quotes the offending token). */
+		if (v->end_mark.line != v->start_mark.line)
+			err.col = (int)v->start_mark.column + 1;
 		add_compile_error(ld, &err);
 		return false;
 	}
@@ -416,6 +421,7 @@ load_meta(struct ld *ld, yaml_node_t *m)
 		p->warnings[i].from = get_date(ld, e, "from", TG_DATE_NONE);
 		p->warnings[i].to = get_date(ld, e, "until", TG_DATE_MAX);
 		if (p->warnings[i].from != TG_DATE_NONE &&
+		    p->warnings[i].to != TG_DATE_NONE &&
 		    p->warnings[i].to < p->warnings[i].from)
 			lerr(ld, e, "inverted date range: 'until' is before "
 			    "'from'");
@@ -510,7 +516,8 @@ load_groups(struct ld *ld, yaml_node_t *n)
 				s->from = get_date(ld, m, "from",
 				    TG_DATE_NONE);
 				s->to = get_date(ld, m, "until", TG_DATE_MAX);
-				if (s->from != TG_DATE_NONE && s->to < s->from) {
+				if (s->from != TG_DATE_NONE &&
+				    s->to != TG_DATE_NONE && s->to < s->from) {
 					lerr(ld, m, "inverted date range: "
 					    "'until' is before 'from'");
 					continue;
@@ -661,7 +668,7 @@ load_params(struct ld *ld, yaml_node_t *n)
 				    TG_DATE_NONE);
 				pv->to = get_date(ld, x, "until", TG_DATE_MAX);
 				if (pv->from != TG_DATE_NONE &&
-				    pv->to < pv->from) {
+				    pv->to != TG_DATE_NONE && pv->to < pv->from) {
 					lerr(ld, x, "inverted date range: "
 					    "'until' is before 'from'");
 					continue;
@@ -960,9 +967,11 @@ load_common(struct ld *ld, yaml_node_t *e, const char *what, unsigned scope,
 	c->note = get_str(ld, e, "note", !c->verified, what);
 	c->effective = get_date(ld, e, "effective", TG_DATE_NONE);
 	c->until = get_date(ld, e, "until", TG_DATE_MAX);
-	if (c->effective != TG_DATE_NONE && c->until < c->effective)
+	/* TG_DATE_NONE from a bad 'until' was reported already. */
+	if (c->effective != TG_DATE_NONE && c->until != TG_DATE_NONE &&
+	    c->until < c->effective)
 		lerr(ld, get(ld, e, "until"), "inverted date range: 'until' "
-		    "%s is before 'effective'", scalar(get(ld, e, "until")));
+		    "is before 'effective'");
 	k = get(ld, e, "kinds");
 	if (k == NULL && need_kinds)
 		lerr(ld, e, "%s '%s' needs 'kinds'", what, c->id);

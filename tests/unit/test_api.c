@@ -231,10 +231,10 @@ test_root(void **state)
 	 * the missing field. */
 	EINV("{'destination':'IN','consignee':{'name':'a'},'itmes':[]}",
 	    "/itmes", "unknown field 'itmes'");
-	EINV("{}", "", "missing required field 'destination'");
-	EINV("{'destination':'IN','items':[" CHIP "]}", "",
+	EINV("{}", "/destination", "missing required field 'destination'");
+	EINV("{'destination':'IN','items':[" CHIP "]}", "/consignee",
 	    "missing required field 'consignee'");
-	EINV("{'destination':'IN'," PARTY "}", "",
+	EINV("{'destination':'IN'," PARTY "}", "/items",
 	    "missing required field 'items'");
 	/* null is not "absent". */
 	EINV(QR(",'reference':null"), "/reference", "must be a string");
@@ -547,12 +547,12 @@ test_veu(void **state)
 
 	EINV(QC("{'name':'a','veu':'universal'}"), "/consignee/veu",
 	    "'veu' must be an object");
-	EINV(QC("{'name':'a','veu':{}}"), "/consignee/veu",
+	EINV(QC("{'name':'a','veu':{}}"), "/consignee/veu/type",
 	    "missing required field 'type'");
 	EINV(QC("{'name':'a','veu':{'type':'regional'}}"),
 	    "/consignee/veu/type", "'universal' or 'national'");
 	EINV(QC("{'name':'a','veu':{'type':'universal','tier1_share':0.8,"
-	    "'us_share':0.6}}"), "/consignee/veu",
+	    "'us_share':0.6}}"), "/consignee/veu/destination_share",
 	    "missing required field 'destination_share'");
 	EINV(QC("{'name':'a','veu':{'type':'universal','tier1_share':1.5,"
 	    "'us_share':0.6,'destination_share':0}}"),
@@ -567,7 +567,7 @@ test_veu(void **state)
 	EINV(QC("{'name':'a','veu':{'type':'universal','country':'AE'}}"),
 	    "/consignee/veu/country", "does not apply to veu type");
 	EINV(QC("{'name':'a','veu':{'type':'national','installed_tpp':1}}"),
-	    "/consignee/veu", "missing required field 'country'");
+	    "/consignee/veu/country", "missing required field 'country'");
 	EINV(QC("{'name':'a','veu':{'type':'national','country':'AE',"
 	    "'installed_tpp':-1}}"), "/consignee/veu/installed_tpp",
 	    "must not be negative");
@@ -775,7 +775,7 @@ test_system(void **state)
 	assert_int_equal(q->items[0].chips_per_unit, 8);
 	assert_int_equal(q->items[0].quantity, 4);
 	assert_int_equal(q->items[1].chips_per_unit, 8);
-	EINV(QI("{'kind':'system','product':'p'}"), "/items/0",
+	EINV(QI("{'kind':'system','product':'p'}"), "/items/0/chips_per_unit",
 	    "missing required field 'chips_per_unit'");
 	EINV(QI("{'kind':'system','product':'p','chips_per_unit':0}"),
 	    "/items/0/chips_per_unit", "integer from 1");
@@ -820,8 +820,8 @@ test_model_weights(void **state)
 	assert_true(it->additional_operations == 1e25);
 
 	EINV(QI("{'kind':'model_weights','training_operations':1}"),
-	    "/items/0", "missing required field 'published'");
-	EINV(QI("{'kind':'model_weights','published':false}"), "/items/0",
+	    "/items/0/published", "missing required field 'published'");
+	EINV(QI("{'kind':'model_weights','published':false}"), "/items/0/training_operations",
 	    "missing required field 'training_operations'");
 	EINV(QI("{'kind':'model_weights','training_operations':-1,"
 	    "'published':false}"), "/items/0/training_operations",
@@ -829,17 +829,17 @@ test_model_weights(void **state)
 	EINV(QI("{'kind':'model_weights','training_operations':1,"
 	    "'published':'no'}"), "/items/0/published", "true or false");
 	EINV(QI("{'kind':'model_weights','published':true,'base_model':"
-	    "{'published':true,'training_operations':4e26}}"), "/items/0",
+	    "{'published':true,'training_operations':4e26}}"), "/items/0/additional_operations",
 	    "missing required field 'additional_operations'");
 	EINV(QI("{'kind':'model_weights','training_operations':1,"
 	    "'published':true,'additional_operations':1}"),
 	    "/items/0/additional_operations", "needs 'base_model'");
 	EINV(QI("{'kind':'model_weights','published':true,'base_model':"
 	    "{'training_operations':4e26},'additional_operations':1}"),
-	    "/items/0/base_model", "missing required field 'published'");
+	    "/items/0/base_model/published", "missing required field 'published'");
 	EINV(QI("{'kind':'model_weights','published':true,'base_model':"
 	    "{'published':true},'additional_operations':1}"),
-	    "/items/0/base_model",
+	    "/items/0/base_model/training_operations",
 	    "missing required field 'training_operations'");
 	EINV(QI("{'kind':'model_weights','published':true,'base_model':"
 	    "{'published':true,'training_operations':4e26,'name':'x'},"
@@ -896,7 +896,7 @@ test_synthetic_data(void **state)
 	EINV(QI(MW "[]}"), "/items/0/synthetic_data", "1 to 64 entries");
 	EINV(QI(MW "'lots'}"), "/items/0/synthetic_data",
 	    "an object or an array");
-	EINV(QI(MW "{}}"), "/items/0/synthetic_data",
+	EINV(QI(MW "{}}"), "/items/0/synthetic_data/share",
 	    "missing required field 'share'");
 	EINV(QI(MW "{'share':0.1,'model':'x'}}"),
 	    "/items/0/synthetic_data/model", "unknown field 'model'");
@@ -904,7 +904,7 @@ test_synthetic_data(void **state)
 	    "must be an object");
 	EINV(QI(MW "[{'share':0.1},{'share':2}]}"),
 	    "/items/0/synthetic_data/1/share", "between 0 and 1");
-	EINV(QI(MW "[{'share':0.1},{}]}"), "/items/0/synthetic_data/1",
+	EINV(QI(MW "[{'share':0.1},{}]}"), "/items/0/synthetic_data/1/share",
 	    "missing required field 'share'");
 	EINV(QI(MW "[{'share':0.1,'generation_operations':-1}]}"),
 	    "/items/0/synthetic_data/0/generation_operations", "negative");
@@ -937,12 +937,12 @@ test_compute_service(void **state)
 	/* location defaults to the destination */
 	assert_int_equal(it->location, cc("IN"));
 
-	EINV(QI("{'kind':'compute_service'}"), "/items/0",
+	EINV(QI("{'kind':'compute_service'}"), "/items/0/purpose",
 	    "missing required field 'purpose'");
 	EINV(QI("{'kind':'compute_service','purpose':'mining'}"),
 	    "/items/0/purpose", "'training' or 'inference'");
 	EINV(QI("{'kind':'compute_service','purpose':'training'}"),
-	    "/items/0", "missing required field 'training_operations'");
+	    "/items/0/training_operations", "missing required field 'training_operations'");
 	EINV(QI("{'kind':'compute_service','purpose':'inference',"
 	    "'training_operations':1}"), "/items/0/training_operations",
 	    "applies only to purpose 'training'");

@@ -230,7 +230,7 @@ need_ctx(void)
 	assert_non_null(ctx.pack);
 }
 
-/* ---- a list of mismatches, reported together ------------------------------ */
+/* ---- a list of mismatches, reported together ---------------------------- */
 
 struct report {
 	char text[8192];
@@ -272,7 +272,7 @@ report_check(const struct report *r, const char *what)
 		fail_msg("%s: %d mismatch(es):\n%s", what, r->n, r->text);
 }
 
-/* ---- country groups ------------------------------------------------------- */
+/* ---- country groups ----------------------------------------------------- */
 
 static const char *
 name_cc(const char *name)
@@ -452,7 +452,7 @@ test_tier3(void **state)
 	report_check(&r, "tiers");
 }
 
-/* ---- the Commerce Control List -------------------------------------------- */
+/* ---- the Commerce Control List ------------------------------------------ */
 
 static json_t *
 ccl_entry(const char *eccn)
@@ -649,7 +649,9 @@ has_percent(const char *text, double share)
 	return false;
 }
 
-/* The first note of entry whose text passes ok(text, arg...), or NULL. */
+/* The text of the first note of entry that states every figure asked
+ * for (must1, must2 as whole numbers; share as a percentage; NULL or NAN
+ * for none), or NULL. */
 static const char *
 find_note(json_t *entry, const char *must1, const char *must2,
     double share)
