@@ -586,6 +586,8 @@ load_pvalue(struct ld *ld, yaml_node_t *v, struct val *out)
 {
 	double d;
 
+	if (v == NULL)
+		return false;	/* need() reported it */
 	if (is_null_node(v)) {
 		out->t = T_NULL;
 		return true;
