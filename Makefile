@@ -81,6 +81,7 @@ FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/tests/replay_%)
 BENCH_BIN := $(B)/tests/bench_eval
 
+.SECONDARY:
 .PHONY: all run test test-one bench fuzz lint check-deps install clean deps
 all: $(BIN)
 

@@ -6,7 +6,8 @@
 #   2. BUILDDIR/tests/run_cases   rule cases (tests/cases/)
 #   3. BUILDDIR/tests/replay_*    fuzz corpus replay; replay_fuzz_NAME
 #                                 reads tests/fuzz/corpus/NAME/
-#   4. tests/cli/*.sh             black-box tests of BUILDDIR/tiergate
+#   4. tests/cli/*.sh,            black-box tests of BUILDDIR/tiergate
+#      tests/audit/*.sh
 #
 # Each program's output is shown, and its counts are read from it: cmocka's
 # "[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s)" lines, or else a
@@ -27,7 +28,10 @@ esac
 cd "$(dirname "$0")/.." || exit 2
 
 out=$(mktemp) || exit 2
-trap 'rm -f "$out"' EXIT
+# Decisions are logged; tests never write into the source tree's ./var.
+data=$(mktemp -d) || exit 2
+export TIERGATE_DATA_DIR="$data"
+trap 'rm -f "$out"; rm -rf "$data"' EXIT
 trap 'exit 130' INT TERM
 
 total_pass=0
@@ -93,7 +97,7 @@ for t in "$B"/tests/replay_*; do
 	run "$name" "$t" "$corpus"
 done
 
-for t in tests/cli/*.sh; do
+for t in tests/cli/*.sh tests/audit/*.sh; do
 	[ -f "$t" ] || continue
 	run "$t" sh "$t" "$B/tiergate"
 done

@@ -18,8 +18,9 @@
 #define CLI_EXIT_FAIL 2		/* bad input, usage, or failure */
 
 struct cli_ctx {
-	const char *data_dir;		/* --data-dir or $TIERGATE_DATA_DIR;
-					 * NULL when neither is set */
+	const char *data_dir;		/* --data-dir, $TIERGATE_DATA_DIR,
+					 * ./var in a source tree, else
+					 * /var/lib/tiergate; never NULL */
 	const char *const *rules;	/* --rules paths, else the default */
 	size_t nrules;			/* 0: no rules found anywhere */
 	const char *rules_searched;	/* where the default was looked for,
@@ -32,5 +33,11 @@ int cli_check(const struct cli_ctx *ctx, int argc, char **argv);
 
 /* tiergate rules lint [FILE...] | rules show [FILE...] */
 int cli_rules(const struct cli_ctx *ctx, int argc, char **argv);
+
+/* tiergate audit verify|verify-receipt|consistency|show|export|checkpoint */
+int cli_audit(const struct cli_ctx *ctx, int argc, char **argv);
+
+/* tiergate keygen */
+int cli_keygen(const struct cli_ctx *ctx, int argc, char **argv);
 
 #endif

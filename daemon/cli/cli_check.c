@@ -2,8 +2,10 @@
  * cli_check.c: `tiergate check [--dry-run] [FILE|-]`: one query (JSON)
  * in, one decision (JSON) out.
  *
- * No quota ledger is consulted: the transaction is decided alone, as if
- * nothing had been shipped before it this period.  The exit status says
+ * No quota ledger is consulted yet: the transaction is decided alone, as
+ * if nothing had been shipped before it this period.  Every decision, dry
+ * runs included, is appended to the audit log in the data dir and printed
+ * only once it is committed and signed, with its receipt.  The exit status says
  * whether the goods may ship (contract.md section 4): 0 no licence needed
  * or authorized, 1 hold or license_required, 2 the query could not be
  * decided.  Diagnostics name the input and the exact place in it, as
@@ -20,6 +22,7 @@
 #include <jansson.h>
 
 #include "tiergate/api.h"
+#include "tiergate/audit.h"
 #include "tiergate/decision.h"
 #include "tiergate/engine.h"
 #include "tiergate/error.h"
@@ -98,7 +101,8 @@ cli_check(const struct cli_ctx *ctx, int argc, char **argv)
 	struct tg_pack *pack = NULL;
 	struct tg_decision *d = NULL;
 	const struct tg_query *q;
-	json_t *json = NULL;
+	json_t *json = NULL, *request = NULL;
+	struct tg_audit *audit = NULL;
 	char *text = NULL;
 	char id[UUID_STR_LEN + 1];
 	const char *path, *name;
@@ -182,8 +186,28 @@ cli_check(const struct cli_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	json = api_decision_to_json(d, id);
-	if (json != NULL)
-		text = api_dumps(json, true);
+	if (json == NULL) {
+		log_warnx("cannot encode the decision: %s",
+		    tg_strerror(-ENOMEM));
+		goto out;
+	}
+	/* The query as received is what the log commits to. */
+	request = json_loadb(in.p, in.len, JSON_REJECT_DUPLICATES, NULL);
+	rc = audit_open(ctx->data_dir, AUDIT_CREATE, &audit, &err);
+	if (rc == 0) {
+		const char *ids[1] = { id };
+		const char *packs[1] = { pack_sha256(pack) };
+
+		rc = api_log_decisions(audit, 1,
+		    (const json_t *const *)&request, &json, ids, packs, &err);
+	}
+	if (rc != 0) {
+		/* A decision that is not in the log is not given. */
+		log_warnx("cannot log the decision in '%s': %s",
+		    ctx->data_dir, err.msg[0] ? err.msg : tg_strerror(rc));
+		goto out;
+	}
+	text = api_dumps(json, true);
 	if (text == NULL) {
 		log_warnx("cannot encode the decision: %s",
 		    tg_strerror(-ENOMEM));
@@ -198,6 +222,8 @@ cli_check(const struct cli_ctx *ctx, int argc, char **argv)
 out:
 	free(text);
 	json_decref(json);
+	json_decref(request);
+	audit_close(audit);
 	decision_free(d);
 	pack_unref(pack);
 	arena_free(arena);

@@ -42,7 +42,13 @@ struct command {
 static const struct command commands[] = {
 	{ "check", cli_check },
 	{ "rules", cli_rules },
+	{ "audit", cli_audit },
+	{ "keygen", cli_keygen },
 };
+
+/* The data dir of a source checkout (`make run`), and of a system. */
+#define SOURCE_DATA_DIR "var"
+#define SYSTEM_DATA_DIR "/var/lib/tiergate"
 
 enum {
 	OPT_DATA_DIR = 256,
@@ -72,10 +78,26 @@ usage(FILE *fp)
 	    "  rules lint [FILE...]        check rule pack files; print "
 	    "every mistake\n"
 	    "  rules show [FILE...]        print the compiled rule pack\n"
+	    "  audit verify [--checkpoint FILE] [--key PUB]\n"
+	    "                              verify the whole audit log\n"
+	    "  audit verify-receipt --key PUB FILE\n"
+	    "                              verify a decision's receipt "
+	    "offline\n"
+	    "  audit consistency OLD NEW   prove checkpoint NEW extends OLD\n"
+	    "  audit show SEQ              print one log entry (JSON)\n"
+	    "  audit export [--from N] [--to M]\n"
+	    "                              entries as JSON Lines, with "
+	    "proofs\n"
+	    "  audit checkpoint            print the latest signed "
+	    "checkpoint\n"
+	    "  keygen                      make a signing key (rotate if one "
+	    "exists)\n"
 	    "\n"
 	    "options (before the command):\n"
 	    "  --data-dir DIR  database and signing key (default: "
-	    "$TIERGATE_DATA_DIR)\n"
+	    "$TIERGATE_DATA_DIR,\n"
+	    "                  else ./" SOURCE_DATA_DIR " in the source tree, "
+	    "else " SYSTEM_DATA_DIR ")\n"
 	    "  --rules PATH    a rule pack or product catalog file, or a "
 	    "directory of\n"
 	    "                  them; repeatable.  Default: ./rules when run "
@@ -230,6 +252,9 @@ main(int argc, char *argv[])
 	if (ctx.config != NULL && check_config(ctx.config) != 0)
 		goto out;
 
+	if (ctx.data_dir == NULL)
+		ctx.data_dir = access(SOURCE_MARKER, F_OK) == 0 ?
+		    SOURCE_DATA_DIR : SYSTEM_DATA_DIR;
 	if (nrules > 0) {
 		ctx.rules = rules;
 		ctx.nrules = nrules;

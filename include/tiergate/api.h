@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "tiergate/audit.h"
 #include "tiergate/decision.h"
 #include "tiergate/error.h"
 #include "tiergate/query.h"
@@ -44,5 +45,33 @@ json_t *api_decision_to_json(const struct tg_decision *d,
 /* Serializes with the fixed flags used everywhere (pretty when indent).
  * Returns a malloc'd string the caller frees, or NULL on failure. */
 char *api_dumps(const json_t *j, bool indent);
+
+/* ---- receipts and the audit sink ------------------------------------- */
+
+/* The receipt as the decision's "receipt" member (contract.md section 2,
+ * plus what an offline verifier needs).  New reference or NULL. */
+json_t *api_receipt_to_json(const struct audit_receipt *r);
+
+/* Reads a receipt back (for verify-receipt).  r->checkpoint is malloc'd;
+ * release with audit_receipt_release.  TG_EINVAL names the bad member. */
+int api_receipt_from_json(const json_t *j, struct audit_receipt *r,
+    struct tg_error *err);
+
+/*
+ * Logs n decisions as one commit group and adds each one's receipt to its
+ * JSON: requests[i] is the query as received (canonicalized here, NULL for
+ * none), decisions[i] the decision JSON without a receipt (modified: the
+ * "receipt" member is added once the group is committed and signed).
+ * Returns 0, or the audit log's error, in which case no decision was
+ * logged and none may be answered.
+ */
+int api_log_decisions(struct tg_audit *a, size_t n,
+    const json_t *const *requests, json_t *const *decisions,
+    const char *const *decision_ids, const char *const *pack_sha256,
+    struct tg_error *err);
+
+/* SHA-256 (hex) of a decision's canonical form without its receipt, as
+ * the audit log hashed it. */
+int api_decision_payload_sha256(const json_t *decision, char out[65]);
 
 #endif

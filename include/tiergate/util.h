@@ -95,6 +95,14 @@ void cc_format(tg_cc cc, char *buf);
 const char *cc_str(tg_cc cc);
 bool cc_assigned(tg_cc cc);
 
+/* ---- hex ----------------------------------------------------------- */
+
+/* Writes 2n lower-case hex digits and a NUL into out (2n + 1 bytes). */
+void hex_encode(const void *p, size_t n, char *out);
+/* Decodes exactly 2n hex digits of s (either case) into out; returns 0
+ * or TG_EINVAL (wrong length, bad digit). */
+int hex_decode(const char *s, void *out, size_t n);
+
 /* ---- strings and numbers ------------------------------------------- */
 
 /* strtod/strtoll wrappers that accept the whole string or fail. */

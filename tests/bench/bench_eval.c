@@ -16,6 +16,9 @@
  * The figures are for reading, not a pass/fail test; the target from the
  * issue (>= 1,000,000 decisions/s for the 3-item query) is printed beside
  * them.  The exit status is non-zero only when something fails to run.
+ * BENCH_ONLY=eval3|eval1|json|parse runs one figure alone, for a profiler:
+ *
+ *	BENCH_ONLY=eval3 perf record -g build/tests/bench_eval rules
  */
 #define _GNU_SOURCE		/* sched_setaffinity, sched_getcpu */
 
@@ -33,6 +36,7 @@
 #define TARGET_PER_SEC 1000000.0
 /* Iterations between clock reads: keeps clock_gettime out of the figure. */
 #define BATCH 256
+#define NFIG 4
 
 static const char query3[] =
     "{\"reference\": \"bench-3\", \"date\": \"2025-06-02\","
@@ -65,7 +69,7 @@ struct bench {
 	const struct tg_query *q;
 	const char *text;		/* the query's JSON */
 	size_t textlen;
-	struct tg_decision *d;		/* one decision, for the encoder */
+	struct tg_decision *d;		/* a decision for the encoder */
 	tg_date today;
 };
 
@@ -85,6 +89,15 @@ now(void)
 
 /* One measured step; returns 0 or a code. */
 typedef int (*step_fn)(struct bench *);
+
+/* One figure printed; name is what BENCH_ONLY selects. */
+struct figure {
+	const char *name;
+	step_fn fn;
+	struct bench *b;
+	const char *what, *unit, *per, *tail;
+	double rate;
+};
 
 static int
 step_eval(struct bench *b)
@@ -173,14 +186,6 @@ measure(step_fn fn, struct bench *b, double *rate)
 	return 0;
 }
 
-static void
-report(const char *what, const char *unit, double rate, const char *per,
-    const char *tail)
-{
-	printf("%s: %.0f %s/s (%.0f ns/%s), %s\n", what, rate, unit,
-	    1e9 / rate, per, tail);
-}
-
 static int
 parse_query(struct bench *b, struct tg_arena *a, const char *text)
 {
@@ -249,7 +254,18 @@ main(int argc, char *argv[])
 	struct tg_pack *pack = NULL;
 	const char *env;
 	char buf[TG_ERR_MSG_MAX + TG_ERR_FILE_MAX + 64], *end;
-	double r3, r1, rj, rp, v;
+	struct figure figs[] = {
+		{ "eval3", step_eval, &b3, "eval", "decisions", "decision",
+		    "3-item query", 0 },
+		{ "eval1", step_eval, &b1, "eval", "decisions", "decision",
+		    "1-item query", 0 },
+		{ "json", step_json, &b3, "json", "encodes", "decision",
+		    "3-item decision (api_decision_to_json + api_dumps)", 0 },
+		{ "parse", step_parse, &b3, "parse", "queries", "query",
+		    "3-item query (api_query_parse, fresh arena)", 0 },
+	};
+	const char *only;
+	double v;
 	size_t i;
 	int rc, status = 1;
 
@@ -267,6 +283,16 @@ main(int argc, char *argv[])
 			return 2;
 		}
 		seconds = v;
+	}
+	only = getenv("BENCH_ONLY");
+	if (only != NULL && *only == '\0')
+		only = NULL;
+	if (only != NULL && strcmp(only, "eval3") != 0 &&
+	    strcmp(only, "eval1") != 0 && strcmp(only, "json") != 0 &&
+	    strcmp(only, "parse") != 0) {
+		fprintf(stderr, "bench_eval: BENCH_ONLY must be eval3, eval1, "
+		    "json or parse\n");
+		return 2;
 	}
 
 	memset(&b3, 0, sizeof(b3));
@@ -297,22 +323,25 @@ main(int argc, char *argv[])
 	    pack_version(pack), seconds);
 	fflush(stdout);
 
-	if (measure(step_eval, &b3, &r3) != 0 ||
-	    measure(step_eval, &b1, &r1) != 0 ||
-	    measure(step_json, &b3, &rj) != 0 ||
-	    measure(step_parse, &b3, &rp) != 0)
-		goto out;
-	report("eval", "decisions", r3, "decision", "3-item query");
-	report("eval", "decisions", r1, "decision", "1-item query");
-	report("json", "encodes", rj, "decision",
-	    "3-item decision (api_decision_to_json + api_dumps)");
-	report("parse", "queries", rp, "query",
-	    "3-item query (api_query_parse, fresh arena)");
-	printf("request total (parse + eval + json), 3-item: %.0f ns\n",
-	    1e9 / rp + 1e9 / r3 + 1e9 / rj);
-	printf("target: >= %.0f decisions/s for the 3-item query: %s "
-	    "(%.2fx)\n", TARGET_PER_SEC, r3 >= TARGET_PER_SEC ? "met" :
-	    "not met", r3 / TARGET_PER_SEC);
+	for (i = 0; i < NFIG; i++) {
+		if (only != NULL && strcmp(only, figs[i].name) != 0)
+			continue;
+		if (measure(figs[i].fn, figs[i].b, &figs[i].rate) != 0)
+			goto out;
+		printf("%s: %.0f %s/s (%.0f ns/%s), %s\n", figs[i].what,
+		    figs[i].rate, figs[i].unit, 1e9 / figs[i].rate,
+		    figs[i].per, figs[i].tail);
+		fflush(stdout);
+	}
+	if (only == NULL) {
+		printf("request total (parse + eval + json), 3-item: %.0f "
+		    "ns\n", 1e9 / figs[3].rate + 1e9 / figs[0].rate +
+		    1e9 / figs[2].rate);
+		printf("target: >= %.0f decisions/s for the 3-item query: "
+		    "%s (%.2fx)\n", TARGET_PER_SEC, figs[0].rate >=
+		    TARGET_PER_SEC ? "met" : "not met",
+		    figs[0].rate / TARGET_PER_SEC);
+	}
 	status = 0;
 out:
 	decision_free(b3.d);

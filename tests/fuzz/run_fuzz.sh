@@ -133,8 +133,8 @@ for name in $names; do
 				    >"$log.known" 2>&1; then
 					echo "run_fuzz: known reproducer still" \
 					    "crashes: $f"
-					grep -E '^SUMMARY|ERROR:' "$log.known" |
-					    head -n 3
+					grep -E '^SUMMARY|ERROR:' \
+					    "$log.known" | head -n 3
 					known_bad="$known_bad $f"
 				fi
 				;;

@@ -1,0 +1,491 @@
+/*
+ * cli_audit.c: `tiergate audit ...` and `tiergate keygen`: what compliance
+ * officers and auditors run against the signed audit log.
+ *
+ *   audit verify [--checkpoint FILE] [--key PUB]  whole-log verification
+ *   audit verify-receipt --key PUB FILE           offline, one decision
+ *   audit consistency OLD NEW                     NEW extends OLD
+ *   audit show SEQ | export [--from N] [--to M] | checkpoint
+ *
+ * Exit status: 0 verified (or done), 1 damage or an invalid receipt or
+ * proof, 2 usage or failure.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "tiergate/api.h"
+#include "tiergate/audit.h"
+#include "tiergate/util.h"
+
+#include "cli.h"
+
+#define NOTE_FILE_MAX 8192
+#define DECISION_FILE_MAX ((size_t)16 << 20)
+
+static void
+audit_usage(FILE *fp)
+{
+	fputs("usage: tiergate audit verify [--checkpoint FILE] [--key PUB]\n"
+	    "       tiergate audit verify-receipt --key PUB DECISION.json\n"
+	    "       tiergate audit consistency OLD NEW\n"
+	    "       tiergate audit show SEQ\n"
+	    "       tiergate audit export [--from N] [--to M]\n"
+	    "       tiergate audit checkpoint\n", fp);
+}
+
+static void
+report(const char *what, const struct tg_error *err, int rc)
+{
+	log_warnx("%s: %s", what, err->msg[0] ? err->msg : tg_strerror(rc));
+}
+
+static int
+read_text(const char *path, size_t cap, struct tg_buf *b)
+{
+	int rc;
+
+	buf_init(b, cap);
+	rc = buf_read_file(b, path);
+	if (rc != 0)
+		log_warnx("cannot read '%s': %s", path, rc == TG_ETOOBIG ?
+		    "file too large" : strerror(-rc));
+	return rc;
+}
+
+static int
+parse_u64(const char *s, uint64_t *out)
+{
+	long long v;
+
+	if (parse_llong(s, &v) != 0 || v < 0)
+		return -1;
+	*out = (uint64_t)v;
+	return 0;
+}
+
+static int
+open_log(const struct cli_ctx *ctx, unsigned flags, struct tg_audit **a)
+{
+	struct tg_error err;
+	int rc;
+
+	tg_error_clear(&err);
+	rc = audit_open(ctx->data_dir, flags, a, &err);
+	if (rc != 0)
+		report(ctx->data_dir, &err, rc);
+	return rc;
+}
+
+static int
+do_verify(const struct cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "checkpoint", required_argument, NULL, 'c' },
+		{ "key", required_argument, NULL, 'k' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *cpfile = NULL, *keyfile = NULL;
+	struct tg_audit *a = NULL;
+	struct audit_report rep;
+	struct tg_error err;
+	struct tg_buf note;
+	uint8_t pub[32];
+	int ch, rc, status = CLI_EXIT_FAIL;
+
+	buf_init(&note, NOTE_FILE_MAX);
+	tg_error_clear(&err);
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ch == 'c')
+			cpfile = optarg;
+		else if (ch == 'k')
+			keyfile = optarg;
+		else {
+			audit_usage(stderr);
+			return CLI_EXIT_FAIL;
+		}
+	}
+	if (optind != argc) {
+		audit_usage(stderr);
+		return CLI_EXIT_FAIL;
+	}
+	if (keyfile != NULL && (rc = audit_read_pubkey(keyfile, pub,
+	    &err)) != 0) {
+		report(keyfile, &err, rc);
+		return CLI_EXIT_FAIL;
+	}
+	if (cpfile != NULL && read_text(cpfile, NOTE_FILE_MAX, &note) != 0)
+		return CLI_EXIT_FAIL;
+	if (open_log(ctx, AUDIT_READONLY, &a) != 0)
+		goto out;
+	rc = audit_verify(a, keyfile ? pub : NULL, cpfile ? note.p : NULL,
+	    &rep, &err);
+	if (rc != 0) {
+		report("audit verify", &err, rc);
+		goto out;
+	}
+	if (rep.damage != AUDIT_OK) {
+		printf("audit log DAMAGED: entry %" PRIu64 ": %s: %s\n",
+		    rep.seq, audit_damage_name(rep.damage), rep.detail);
+		status = CLI_EXIT_FLAGGED;
+		goto out;
+	}
+	printf("audit log OK: %" PRIu64 " entries, %" PRIu64 " checkpoints, "
+	    "%" PRIu64 " key%s, root %s%s\n", rep.entries, rep.checkpoints,
+	    rep.keys, rep.keys == 1 ? "" : "s", rep.root[0] ? rep.root : "-",
+	    keyfile == NULL ? " (key chain anchored at the log's own key; "
+	    "pass --key to anchor it)" : "");
+	status = CLI_EXIT_OK;
+out:
+	audit_close(a);
+	buf_release(&note);
+	return status;
+}
+
+static int
+do_verify_receipt(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "key", required_argument, NULL, 'k' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *keyfile = NULL;
+	struct audit_receipt r;
+	struct tg_error err;
+	struct tg_buf in;
+	json_error_t jerr;
+	json_t *d = NULL;
+	char payload[65];
+	uint8_t pub[32];
+	int ch, rc, status = CLI_EXIT_FAIL;
+
+	memset(&r, 0, sizeof(r));
+	tg_error_clear(&err);
+	buf_init(&in, DECISION_FILE_MAX);
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ch == 'k')
+			keyfile = optarg;
+		else {
+			audit_usage(stderr);
+			return CLI_EXIT_FAIL;
+		}
+	}
+	if (keyfile == NULL || optind != argc - 1) {
+		audit_usage(stderr);
+		return CLI_EXIT_FAIL;
+	}
+	if ((rc = audit_read_pubkey(keyfile, pub, &err)) != 0) {
+		report(keyfile, &err, rc);
+		goto out;
+	}
+	if (read_text(argv[optind], DECISION_FILE_MAX, &in) != 0)
+		goto out;
+	d = json_loadb(in.p, in.len, JSON_REJECT_DUPLICATES, &jerr);
+	if (d == NULL) {
+		fprintf(stderr, "%s:%d:%d: %s\n", argv[optind], jerr.line,
+		    jerr.column, jerr.text);
+		goto out;
+	}
+	rc = api_receipt_from_json(json_object_get(d, "receipt"), &r, &err);
+	if (rc != 0) {
+		log_warnx("%s: %s: %s", argv[optind], err.pointer, err.msg);
+		goto out;
+	}
+	if (api_decision_payload_sha256(d, payload) != 0) {
+		log_warnx("%s: cannot canonicalize the decision",
+		    argv[optind]);
+		goto out;
+	}
+	rc = audit_receipt_verify(&r, payload, pub, &err);
+	if (rc != 0) {
+		printf("receipt INVALID: %s\n", err.msg);
+		status = CLI_EXIT_FLAGGED;
+		goto out;
+	}
+	printf("receipt OK: entry %" PRIu64 " of a signed log of %" PRIu64
+	    " entries (key %.16s)\n", r.seq, r.tree_size, r.key_id);
+	status = CLI_EXIT_OK;
+out:
+	audit_receipt_release(&r);
+	json_decref(d);
+	buf_release(&in);
+	return status;
+}
+
+static int
+do_consistency(const struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct tg_audit *a = NULL;
+	struct tg_buf n1, n2;
+	struct tg_error err;
+	merkle_hash r1, r2, proof[MERKLE_PROOF_MAX];
+	uint64_t s1, s2;
+	size_t len = 0;
+	int rc, status = CLI_EXIT_FAIL;
+
+	buf_init(&n1, NOTE_FILE_MAX);
+	buf_init(&n2, NOTE_FILE_MAX);
+	tg_error_clear(&err);
+	if (argc - optind != 2) {
+		audit_usage(stderr);
+		return CLI_EXIT_FAIL;
+	}
+	if (read_text(argv[optind], NOTE_FILE_MAX, &n1) != 0 ||
+	    read_text(argv[optind + 1], NOTE_FILE_MAX, &n2) != 0)
+		goto out;
+	if (open_log(ctx, AUDIT_READONLY, &a) != 0)
+		goto out;
+	if ((rc = audit_note_check(a, n1.p, &s1, r1, &err)) != 0) {
+		printf("NOT consistent: %s: %s\n", argv[optind], err.msg);
+		status = CLI_EXIT_FLAGGED;
+		goto out;
+	}
+	if ((rc = audit_note_check(a, n2.p, &s2, r2, &err)) != 0) {
+		printf("NOT consistent: %s: %s\n", argv[optind + 1], err.msg);
+		status = CLI_EXIT_FLAGGED;
+		goto out;
+	}
+	if (s1 > s2) {
+		printf("NOT consistent: OLD (%" PRIu64 ") is larger than NEW (%"
+		    PRIu64 ")\n", s1, s2);
+		status = CLI_EXIT_FLAGGED;
+		goto out;
+	}
+	if (s1 > 0) {
+		rc = audit_consistency_proof(a, s1, s2, proof, &len, &err);
+		if (rc != 0) {
+			printf("NOT consistent: %s\n", err.msg);
+			status = CLI_EXIT_FLAGGED;
+			goto out;
+		}
+		if (merkle_verify_consistency(s1, s2, r1, r2,
+		    (const merkle_hash *)proof, len) != 0) {
+			printf("NOT consistent: the log of size %" PRIu64
+			    " does not extend the one of size %" PRIu64 "\n",
+			    s2, s1);
+			status = CLI_EXIT_FLAGGED;
+			goto out;
+		}
+	}
+	printf("consistent: size %" PRIu64 " extends size %" PRIu64
+	    " (proof of %zu hashes)\n", s2, s1, len);
+	status = CLI_EXIT_OK;
+out:
+	audit_close(a);
+	buf_release(&n1);
+	buf_release(&n2);
+	return status;
+}
+
+/* One entry as JSON, with its receipt when with_receipt. */
+static json_t *
+entry_json(struct tg_audit *a, const struct audit_entry *e, bool with_receipt,
+    struct tg_error *err)
+{
+	struct audit_receipt r;
+	json_t *j, *req, *pay, *rj = NULL;
+
+	req = json_loads(e->request, JSON_DECODE_ANY, NULL);
+	pay = json_loads(e->payload, JSON_DECODE_ANY, NULL);
+	if (with_receipt) {
+		if (audit_receipt_for(a, e->seq, &r, err) != 0) {
+			json_decref(req);
+			json_decref(pay);
+			return NULL;
+		}
+		rj = api_receipt_to_json(&r);
+		audit_receipt_release(&r);
+	}
+	j = json_pack("{s:I, s:s, s:s, s:s?, s:o?, s:o?, s:s, s:s, s:o?}",
+	    "seq", (json_int_t)e->seq, "time", e->time, "kind", e->kind,
+	    "decision_id", e->decision_id,
+	    "request", req ? req : json_string(e->request),
+	    "payload", pay ? pay : json_string(e->payload),
+	    "entry", e->body, "entry_hash", e->entry_hash,
+	    "receipt", rj);
+	return j;
+}
+
+static int
+print_entry(struct tg_audit *a, uint64_t seq, bool pretty)
+{
+	struct audit_entry e;
+	struct tg_error err;
+	json_t *j;
+	char *s;
+	int rc;
+
+	tg_error_clear(&err);
+	rc = audit_get(a, seq, &e, &err);
+	if (rc != 0) {
+		log_warnx("entry %" PRIu64 ": %s", seq, err.msg);
+		return rc;
+	}
+	j = entry_json(a, &e, true, &err);
+	audit_entry_release(&e);
+	if (j == NULL) {
+		log_warnx("entry %" PRIu64 ": %s", seq, err.msg[0] ? err.msg :
+		    "out of memory");
+		return TG_EIO;
+	}
+	s = api_dumps(j, pretty);
+	json_decref(j);
+	if (s == NULL)
+		return -ENOMEM;
+	puts(s);
+	free(s);
+	return 0;
+}
+
+static int
+do_show(const struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct tg_audit *a = NULL;
+	uint64_t seq;
+	int status = CLI_EXIT_FAIL;
+
+	if (argc - optind != 1 || parse_u64(argv[optind], &seq) != 0) {
+		audit_usage(stderr);
+		return CLI_EXIT_FAIL;
+	}
+	if (open_log(ctx, AUDIT_READONLY, &a) == 0 &&
+	    print_entry(a, seq, true) == 0)
+		status = CLI_EXIT_OK;
+	audit_close(a);
+	return status;
+}
+
+static int
+do_export(const struct cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "from", required_argument, NULL, 'f' },
+		{ "to", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct tg_audit *a = NULL;
+	struct tg_error err;
+	uint64_t from = 1, to = UINT64_MAX, n;
+	int ch, status = CLI_EXIT_FAIL;
+
+	tg_error_clear(&err);
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if ((ch == 'f' && parse_u64(optarg, &from) == 0) ||
+		    (ch == 't' && parse_u64(optarg, &to) == 0))
+			continue;
+		audit_usage(stderr);
+		return CLI_EXIT_FAIL;
+	}
+	if (optind != argc || from == 0) {
+		audit_usage(stderr);
+		return CLI_EXIT_FAIL;
+	}
+	if (open_log(ctx, AUDIT_READONLY, &a) != 0)
+		goto out;
+	if (audit_size(a, &n, &err) != 0) {
+		report("audit export", &err, TG_EIO);
+		goto out;
+	}
+	if (to > n)
+		to = n;
+	for (uint64_t s = from; s <= to; s++)
+		if (print_entry(a, s, false) != 0)
+			goto out;
+	status = CLI_EXIT_OK;
+out:
+	audit_close(a);
+	return status;
+}
+
+static int
+do_checkpoint(const struct cli_ctx *ctx, int argc)
+{
+	struct tg_audit *a = NULL;
+	struct tg_error err;
+	uint64_t size;
+	char *note = NULL;
+	int status = CLI_EXIT_FAIL;
+
+	tg_error_clear(&err);
+	if (argc != optind) {
+		audit_usage(stderr);
+		return CLI_EXIT_FAIL;
+	}
+	if (open_log(ctx, AUDIT_READONLY, &a) != 0)
+		goto out;
+	if (audit_checkpoint(a, &note, &size, &err) != 0) {
+		report("audit checkpoint", &err, TG_EIO);
+		goto out;
+	}
+	if (note == NULL) {
+		log_warnx("the audit log is empty");
+		goto out;
+	}
+	fputs(note, stdout);
+	status = CLI_EXIT_OK;
+out:
+	free(note);
+	audit_close(a);
+	return status;
+}
+
+int
+cli_audit(const struct cli_ctx *ctx, int argc, char **argv)
+{
+	const char *sub;
+
+	if (argc < 2 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "--help") == 0) {
+		audit_usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+	}
+	sub = argv[1];
+	argc--;
+	argv++;
+	optind = 0;
+	/* getopt_long with optind 0 restarts at argv[1]. */
+	if (strcmp(sub, "verify") == 0)
+		return do_verify(ctx, argc, argv);
+	if (strcmp(sub, "verify-receipt") == 0)
+		return do_verify_receipt(argc, argv);
+	optind = 1;
+	if (strcmp(sub, "consistency") == 0)
+		return do_consistency(ctx, argc, argv);
+	if (strcmp(sub, "show") == 0)
+		return do_show(ctx, argc, argv);
+	if (strcmp(sub, "checkpoint") == 0)
+		return do_checkpoint(ctx, argc);
+	optind = 0;
+	if (strcmp(sub, "export") == 0)
+		return do_export(ctx, argc, argv);
+	log_warnx("unknown audit command '%s'", sub);
+	audit_usage(stderr);
+	return CLI_EXIT_FAIL;
+}
+
+int
+cli_keygen(const struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct tg_error err;
+	char id[65];
+	int rc;
+
+	(void)argv;
+	if (argc != 1) {
+		fputs("usage: tiergate keygen\n", stderr);
+		return CLI_EXIT_FAIL;
+	}
+	tg_error_clear(&err);
+	rc = audit_keygen(ctx->data_dir, id, &err);
+	if (rc != 0) {
+		report("keygen", &err, rc);
+		return CLI_EXIT_FAIL;
+	}
+	printf("signing key %s in %s\n", id, ctx->data_dir);
+	return CLI_EXIT_OK;
+}

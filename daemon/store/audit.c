@@ -1,0 +1,1085 @@
+/*
+ * audit.c: writing and reading the signed audit log (see audit.h).
+ *
+ * Schema (user_version 1):
+ *   meta(k, v)                 origin and log id
+ *   keys(key_id, public_key, first_seq, created)
+ *                              the key chain: a key signs the checkpoints
+ *                              from first_seq on; the checkpoint that covers
+ *                              a rotation is signed by both keys
+ *   entries(seq, time, kind, decision_id, request, payload, pack_sha256,
+ *           body, entry_hash)  body is the canonical entry (audit.h)
+ *   tree(level, idx, hash)     every complete subtree: 2^level leaves from
+ *                              idx * 2^level; proofs need O(log n) reads
+ *   checkpoints(size, root, note, time)
+ *
+ * Invariants: entries are 1..n without gaps; tree holds exactly the complete
+ * subtrees of n leaves; the checkpoint of size n is written in the same
+ * transaction as the entries it covers, so the log is never ahead of its
+ * signature.  Writers take BEGIN IMMEDIATE (another process may share the
+ * database) and the commit syncs (synchronous=FULL) before anyone is told.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store_int.h"
+#include "tiergate/util.h"
+
+#define BUSY_TIMEOUT_MS 5000
+#define SCHEMA_VERSION 1
+
+static const char schema_v1[] =
+    "CREATE TABLE meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);"
+    "CREATE TABLE keys (key_id TEXT PRIMARY KEY, public_key BLOB NOT NULL,"
+    " first_seq INTEGER NOT NULL, created TEXT NOT NULL);"
+    "CREATE TABLE entries (seq INTEGER PRIMARY KEY, time TEXT NOT NULL,"
+    " kind TEXT NOT NULL, decision_id TEXT, request TEXT NOT NULL,"
+    " payload TEXT NOT NULL, pack_sha256 TEXT NOT NULL, body TEXT NOT NULL,"
+    " entry_hash BLOB NOT NULL);"
+    "CREATE UNIQUE INDEX entries_decision ON entries(decision_id)"
+    " WHERE kind = 'decision';"
+    "CREATE TABLE tree (level INTEGER NOT NULL, idx INTEGER NOT NULL,"
+    " hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID;"
+    "CREATE TABLE checkpoints (size INTEGER PRIMARY KEY, root BLOB NOT NULL,"
+    " note TEXT NOT NULL, time TEXT NOT NULL);";
+
+int
+store_sqlite_error(struct tg_error *err, sqlite3 *db, int rc,
+    const char *what)
+{
+	int base = rc & 0xff;
+
+	return tg_error_set(err, TG_EIO, "%s: %s%s", what,
+	    db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc),
+	    base == SQLITE_FULL ? " (disk full)" :
+	    base == SQLITE_BUSY ? " (database busy past the timeout)" : "");
+}
+
+void
+time_now(char out[AUDIT_TIME_LEN + 1])
+{
+	struct timespec ts;
+	struct tm tm;
+
+	char buf[96];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000);
+	memcpy(out, buf, AUDIT_TIME_LEN);
+	out[AUDIT_TIME_LEN] = '\0';
+}
+
+static int
+exec(struct tg_audit *a, const char *sql, struct tg_error *err)
+{
+	int rc = sqlite3_exec(a->db, sql, NULL, NULL, NULL);
+
+	if (rc != SQLITE_OK)
+		return store_sqlite_error(err, a->db, rc, "database");
+	return 0;
+}
+
+/* Runs a statement with up to two bound int64 / text parameters that
+ * returns at most one row; the caller reads columns and finalizes. */
+static int
+prepare(struct tg_audit *a, const char *sql, sqlite3_stmt **st,
+    struct tg_error *err)
+{
+	int rc = sqlite3_prepare_v2(a->db, sql, -1, st, NULL);
+
+	if (rc != SQLITE_OK)
+		return store_sqlite_error(err, a->db, rc, "database");
+	return 0;
+}
+
+static int
+migrate(struct tg_audit *a, struct tg_error *err)
+{
+	sqlite3_stmt *st;
+	int v = 0, rc;
+
+	rc = prepare(a, "PRAGMA user_version", &st, err);
+	if (rc != 0)
+		return rc;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (v == SCHEMA_VERSION)
+		return 0;
+	if (v > SCHEMA_VERSION)
+		return tg_error_set(err, TG_EIO, "database schema %d is newer "
+		    "than this tiergate (%d)", v, SCHEMA_VERSION);
+	if (a->readonly)
+		return tg_error_set(err, TG_EIO, "database has no audit log");
+	/* Migrations run in a transaction, so a crash leaves the old
+	 * schema, never half of the new one. */
+	rc = exec(a, "BEGIN IMMEDIATE", err);
+	if (rc != 0)
+		return rc;
+	if (v == 0)
+		rc = exec(a, schema_v1, err);
+	if (rc == 0)
+		rc = exec(a, "PRAGMA user_version = 1", err);
+	if (rc == 0)
+		return exec(a, "COMMIT", err);
+	sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+static int
+meta_get(struct tg_audit *a, const char *k, char *out, size_t size,
+    struct tg_error *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	out[0] = '\0';
+	rc = prepare(a, "SELECT v FROM meta WHERE k = ?", &st, err);
+	if (rc != 0)
+		return rc;
+	sqlite3_bind_text(st, 1, k, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		snprintf(out, size, "%s", (const char *)sqlite3_column_text(st,
+		    0));
+	sqlite3_finalize(st);
+	return 0;
+}
+
+/* The key that signs from now on: the one with the highest first_seq. */
+static int
+latest_key(struct tg_audit *a, uint8_t pub[32], bool *found,
+    struct tg_error *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*found = false;
+	rc = prepare(a, "SELECT public_key FROM keys ORDER BY first_seq DESC "
+	    "LIMIT 1", &st, err);
+	if (rc != 0)
+		return rc;
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    sqlite3_column_bytes(st, 0) == 32) {
+		memcpy(pub, sqlite3_column_blob(st, 0), 32);
+		*found = true;
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+static int
+path_join(char *out, size_t size, const char *dir, const char *name)
+{
+	int n = snprintf(out, size, "%s/%s", dir, name);
+
+	return n < 0 || (size_t)n >= size ? TG_ETOOBIG : 0;
+}
+
+/* Creates the log's first key and its origin. */
+static int
+init_log(struct tg_audit *a, struct tg_error *err)
+{
+	char path[4096], now[AUDIT_TIME_LEN + 1], logid[17];
+	sqlite3_stmt *st = NULL;
+	EVP_PKEY *k = NULL;
+	int rc;
+
+	if (path_join(path, sizeof(path), a->dir, KEY_FILE) != 0)
+		return tg_error_set(err, TG_ETOOBIG, "data dir path too long");
+	if (access(path, F_OK) == 0) {
+		rc = key_load_private(path, &k, err);
+	} else {
+		rc = key_generate(&k, err);
+		if (rc == 0)
+			rc = key_write_pair(a->dir, KEY_FILE, PUB_FILE, k,
+			    err);
+	}
+	if (rc == 0)
+		rc = key_raw_public(k, a->pub, err);
+	if (rc != 0)
+		goto out;
+	key_id_of(a->pub, a->key_id);
+	memcpy(logid, a->key_id, 16);
+	logid[16] = '\0';
+	snprintf(a->origin, sizeof(a->origin), "tiergate/%s", logid);
+	time_now(now);
+	rc = exec(a, "BEGIN IMMEDIATE", err);
+	if (rc != 0)
+		goto out;
+	rc = prepare(a, "INSERT INTO meta (k, v) VALUES ('origin', ?)", &st,
+	    err);
+	if (rc == 0) {
+		sqlite3_bind_text(st, 1, a->origin, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			rc = store_sqlite_error(err, a->db, 0, "meta");
+		sqlite3_finalize(st);
+		st = NULL;
+	}
+	if (rc == 0)
+		rc = prepare(a, "INSERT INTO keys (key_id, public_key, "
+		    "first_seq, created) VALUES (?, ?, 1, ?)", &st, err);
+	if (rc == 0) {
+		sqlite3_bind_text(st, 1, a->key_id, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 2, a->pub, 32, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, now, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			rc = store_sqlite_error(err, a->db, 0, "keys");
+		sqlite3_finalize(st);
+	}
+	if (rc == 0)
+		rc = exec(a, "COMMIT", err);
+	else
+		sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+	if (rc == 0) {
+		a->key = k;
+		k = NULL;
+	}
+out:
+	EVP_PKEY_free(k);
+	return rc;
+}
+
+/* Finishes a key rotation that committed but crashed before the new key
+ * file replaced the old one (audit_keygen writes signing.key.new first). */
+static void
+finish_rotation(struct tg_audit *a, const uint8_t latest[32])
+{
+	char path[4096], newpath[4200];
+	EVP_PKEY *k = NULL;
+	uint8_t pub[32];
+	struct tg_error e;
+
+	if (path_join(path, sizeof(path), a->dir, KEY_FILE) != 0)
+		return;
+	snprintf(newpath, sizeof(newpath), "%s.new", path);
+	if (access(newpath, F_OK) != 0 ||
+	    key_load_private(newpath, &k, &e) != 0)
+		return;
+	if (key_raw_public(k, pub, &e) == 0 && memcmp(pub, latest, 32) == 0) {
+		if (rename(newpath, path) == 0 &&
+		    path_join(path, sizeof(path), a->dir, PUB_FILE) == 0)
+			(void)key_write_pair(a->dir, KEY_FILE, PUB_FILE, k, &e);
+	}
+	EVP_PKEY_free(k);
+}
+
+static int
+load_key(struct tg_audit *a, struct tg_error *err)
+{
+	char path[4096];
+	uint8_t latest[32];
+	bool found;
+	int rc;
+
+	rc = latest_key(a, latest, &found, err);
+	if (rc != 0)
+		return rc;
+	if (!found) {
+		if (a->readonly)
+			return tg_error_set(err, TG_EIO, "the audit log has "
+			    "no key (empty data dir?)");
+		return init_log(a, err);
+	}
+	rc = meta_get(a, "origin", a->origin, sizeof(a->origin), err);
+	if (rc != 0)
+		return rc;
+	memcpy(a->pub, latest, 32);
+	key_id_of(a->pub, a->key_id);
+	if (a->readonly)
+		return 0;
+	finish_rotation(a, latest);
+	if (path_join(path, sizeof(path), a->dir, KEY_FILE) != 0)
+		return tg_error_set(err, TG_ETOOBIG, "data dir path too long");
+	rc = key_load_private(path, &a->key, err);
+	if (rc == 0) {
+		uint8_t pub[32];
+
+		rc = key_raw_public(a->key, pub, err);
+		if (rc == 0 && memcmp(pub, latest, 32) != 0)
+			rc = tg_error_set(err, TG_EINVAL, "signing key '%s' is "
+			    "not this log's current key (%s)", path,
+			    a->key_id);
+	}
+	return rc;
+}
+
+int
+audit_open(const char *data_dir, unsigned flags, struct tg_audit **out,
+    struct tg_error *err)
+{
+	struct tg_audit *a;
+	char path[4096];
+	int rc, oflags;
+
+	*out = NULL;
+	if ((flags & AUDIT_CREATE) && mkdir(data_dir, 0700) != 0 &&
+	    errno != EEXIST)
+		return tg_error_set(err, TG_EIO, "cannot create data dir "
+		    "'%s': %s", data_dir, strerror(errno));
+	if (path_join(path, sizeof(path), data_dir, DB_FILE) != 0)
+		return tg_error_set(err, TG_ETOOBIG, "data dir path too long");
+	a = calloc(1, sizeof(*a));
+	if (a == NULL || (a->dir = strdup(data_dir)) == NULL) {
+		free(a);
+		return tg_error_set(err, -ENOMEM, "out of memory");
+	}
+	pthread_mutex_init(&a->mu, NULL);
+	a->readonly = (flags & AUDIT_READONLY) != 0;
+	if (a->readonly)
+		oflags = SQLITE_OPEN_READONLY;
+	else if (flags & AUDIT_CREATE)
+		oflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	else
+		oflags = SQLITE_OPEN_READWRITE;
+	rc = sqlite3_open_v2(path, &a->db, oflags | SQLITE_OPEN_FULLMUTEX,
+	    NULL);
+	if (rc != SQLITE_OK) {
+		rc = tg_error_set(err, TG_EIO, "cannot open audit log '%s': "
+		    "%s", path, a->db ? sqlite3_errmsg(a->db) :
+		    sqlite3_errstr(rc));
+		goto fail;
+	}
+	sqlite3_busy_timeout(a->db, BUSY_TIMEOUT_MS);
+	if (!a->readonly) {
+		/* WAL so readers never block the writer; FULL so a commit
+		 * is on disk before the decision it holds is answered. */
+		rc = exec(a, "PRAGMA journal_mode=WAL", err);
+		if (rc == 0)
+			rc = exec(a, "PRAGMA synchronous=FULL", err);
+		if (rc != 0)
+			goto fail;
+		chmod(path, 0600);
+	}
+	rc = exec(a, "PRAGMA foreign_keys=ON", err);
+	if (rc == 0)
+		rc = migrate(a, err);
+	if (rc == 0)
+		rc = load_key(a, err);
+	if (rc != 0)
+		goto fail;
+	*out = a;
+	return 0;
+fail:
+	audit_close(a);
+	return rc;
+}
+
+void
+audit_close(struct tg_audit *a)
+{
+	if (a == NULL)
+		return;
+	sqlite3_close(a->db);
+	EVP_PKEY_free(a->key);
+	pthread_mutex_destroy(&a->mu);
+	free(a->dir);
+	free(a);
+}
+
+const char *
+audit_key_id(const struct tg_audit *a)
+{
+	return a->key_id;
+}
+
+const char *
+audit_origin(const struct tg_audit *a)
+{
+	return a->origin;
+}
+
+void
+audit_receipt_release(struct audit_receipt *r)
+{
+	if (r == NULL)
+		return;
+	free(r->checkpoint);
+	r->checkpoint = NULL;
+}
+
+void
+audit_entry_release(struct audit_entry *e)
+{
+	if (e == NULL)
+		return;
+	free(e->decision_id);
+	free(e->request);
+	free(e->payload);
+	free(e->body);
+	memset(e, 0, sizeof(*e));
+}
+
+int
+audit_entry_text(const char *kind, const char *pack_sha256,
+    const char *payload_sha256, const char *prev, const char *request_sha256,
+    uint64_t seq, const char *time, char *buf, size_t size)
+{
+	int n;
+
+	/* RFC 8785 by construction: keys in sorted order, every value a
+	 * string of [0-9a-z_:.TZ-] characters or an integer, so no
+	 * escaping is ever needed (kind is checked by the caller). */
+	n = snprintf(buf, size, "{\"kind\":\"%s\",\"pack_sha256\":\"%s\","
+	    "\"payload_sha256\":\"%s\",\"prev\":\"%s\",\"request_sha256\":"
+	    "\"%s\",\"seq\":%" PRIu64 ",\"time\":\"%s\"}", kind, pack_sha256,
+	    payload_sha256, prev, request_sha256, seq, time);
+	if (n < 0 || (size_t)n >= size)
+		return TG_ETOOBIG;
+	return n;
+}
+
+static int
+sha256_hex(const void *p, size_t n, char out[65])
+{
+	unsigned char d[32];
+	unsigned int dl = 0;
+
+	if (EVP_Digest(p, n, d, &dl, EVP_sha256(), NULL) != 1 || dl != 32)
+		return TG_ECRYPTO;
+	hex_encode(d, 32, out);
+	return 0;
+}
+
+static bool
+kind_ok(const char *k)
+{
+	size_t n = strlen(k);
+
+	if (n == 0 || n >= AUDIT_KIND_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((k[i] >= 'a' && k[i] <= 'z') || k[i] == '_'))
+			return false;
+	return true;
+}
+
+static bool
+hex64_ok(const char *s)
+{
+	uint8_t tmp[32];
+
+	return s[0] == '\0' || hex_decode(s, tmp, 32) == 0;
+}
+
+/* ---- the tree in SQLite ------------------------------------------------ */
+
+struct tree_ctx {
+	struct tg_audit *a;
+	sqlite3_stmt *get;
+};
+
+static int
+tree_get(void *ctx, unsigned level, uint64_t index, merkle_hash out)
+{
+	struct tree_ctx *t = ctx;
+	int rc;
+
+	sqlite3_reset(t->get);
+	sqlite3_bind_int64(t->get, 1, (sqlite3_int64)level);
+	sqlite3_bind_int64(t->get, 2, (sqlite3_int64)index);
+	rc = sqlite3_step(t->get);
+	if (rc != SQLITE_ROW || sqlite3_column_bytes(t->get, 0) != MERKLE_HASH)
+		return TG_EIO;
+	memcpy(out, sqlite3_column_blob(t->get, 0), MERKLE_HASH);
+	return 0;
+}
+
+static int
+tree_open(struct tg_audit *a, struct tree_ctx *t, struct tg_error *err)
+{
+	t->a = a;
+	return prepare(a, "SELECT hash FROM tree WHERE level = ? AND idx = ?",
+	    &t->get, err);
+}
+
+/* Adds leaf i and every subtree it completes. */
+static int
+tree_add(struct tree_ctx *t, sqlite3_stmt *ins, uint64_t i,
+    const merkle_hash leaf)
+{
+	merkle_hash h, left;
+	unsigned level = 0;
+	uint64_t idx = i;
+
+	memcpy(h, leaf, MERKLE_HASH);
+	for (;;) {
+		sqlite3_reset(ins);
+		sqlite3_bind_int64(ins, 1, (sqlite3_int64)level);
+		sqlite3_bind_int64(ins, 2, (sqlite3_int64)idx);
+		sqlite3_bind_blob(ins, 3, h, MERKLE_HASH, SQLITE_TRANSIENT);
+		if (sqlite3_step(ins) != SQLITE_DONE)
+			return TG_EIO;
+		if ((idx & 1) == 0)
+			return 0;
+		if (tree_get(t, level, idx - 1, left) != 0 ||
+		    merkle_node_hash(left, h, h) != 0)
+			return TG_EIO;
+		level++;
+		idx >>= 1;
+	}
+}
+
+/* ---- append --------------------------------------------------------------- */
+
+static int
+last_entry(struct tg_audit *a, uint64_t *seq, char prev[65],
+    struct tg_error *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*seq = 0;
+	memset(prev, '0', 64);
+	prev[64] = '\0';
+	rc = prepare(a, "SELECT seq, entry_hash FROM entries ORDER BY seq DESC "
+	    "LIMIT 1", &st, err);
+	if (rc != 0)
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*seq = (uint64_t)sqlite3_column_int64(st, 0);
+		if (sqlite3_column_bytes(st, 1) == 32)
+			hex_encode(sqlite3_column_blob(st, 1), 32, prev);
+		rc = 0;
+	} else if (rc == SQLITE_DONE)
+		rc = 0;
+	else
+		rc = store_sqlite_error(err, a->db, rc, "audit log");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* Signs and stores the checkpoint of size n; keys[0..nkeys) sign it. */
+static int
+checkpoint_write(struct tg_audit *a, struct tree_ctx *t, uint64_t n,
+    EVP_PKEY *const *keys, const uint8_t (*pubs)[32], size_t nkeys,
+    char *note, size_t notesz, struct tg_error *err)
+{
+	char now[AUDIT_TIME_LEN + 1];
+	sqlite3_stmt *st;
+	merkle_hash root;
+	int rc;
+
+	rc = merkle_root(tree_get, t, n, root);
+	if (rc != 0)
+		return tg_error_set(err, TG_EIO, "cannot compute the tree "
+		    "root");
+	rc = note_sign(a->origin, n, root, keys, pubs, nkeys, note, notesz,
+	    err);
+	if (rc != 0)
+		return rc;
+	time_now(now);
+	rc = prepare(a, "INSERT INTO checkpoints (size, root, note, time) "
+	    "VALUES (?, ?, ?, ?)", &st, err);
+	if (rc != 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)n);
+	sqlite3_bind_blob(st, 2, root, MERKLE_HASH, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, note, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, now, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return store_sqlite_error(err, a->db, rc, "checkpoint");
+	return 0;
+}
+
+static int
+fill_proof(struct tg_audit *a, struct tree_ctx *t, struct audit_receipt *r,
+    uint64_t size, const char *note, struct tg_error *err)
+{
+	bool ok = false;
+	uint64_t nsize;
+	merkle_hash root;
+	char origin[128];
+
+	r->tree_size = size;
+	r->leaf_index = r->seq - 1;
+	snprintf(r->key_id, sizeof(r->key_id), "%s", a->key_id);
+	if (merkle_inclusion_proof(tree_get, t, r->leaf_index, size, r->proof,
+	    &r->nproof) != 0)
+		return tg_error_set(err, TG_EIO, "cannot build the inclusion "
+		    "proof of entry %" PRIu64, r->seq);
+	r->checkpoint = strdup(note);
+	if (r->checkpoint == NULL)
+		return tg_error_set(err, -ENOMEM, "out of memory");
+	(void)note_parse(note, a->origin, a->pub, origin, sizeof(origin),
+	    &nsize, root, &ok, r->signature, sizeof(r->signature));
+	return 0;
+}
+
+static int
+append_locked(struct tg_audit *a, const struct audit_in *in, size_t n,
+    struct audit_receipt *out, EVP_PKEY *const *keys,
+    const uint8_t (*pubs)[32], size_t nkeys, struct tg_error *err)
+{
+	sqlite3_stmt *ins = NULL, *tins = NULL;
+	struct tree_ctx t = { 0 };
+	char prev[65], now[AUDIT_TIME_LEN + 1], body[1024];
+	char note[NOTE_MAX];
+	uint64_t seq;
+	size_t done = 0;
+	int rc;
+
+	if (a->readonly || a->key == NULL)
+		return tg_error_set(err, TG_EIO, "the audit log is open "
+		    "read-only");
+	for (size_t i = 0; i < n; i++)
+		if (!kind_ok(in[i].kind) || (in[i].pack_sha256 != NULL &&
+		    !hex64_ok(in[i].pack_sha256)))
+			return tg_error_set(err, TG_EINVAL, "bad audit entry "
+			    "kind or pack hash");
+	rc = exec(a, "BEGIN IMMEDIATE", err);
+	if (rc != 0)
+		return rc;
+	rc = tree_open(a, &t, err);
+	if (rc == 0)
+		rc = prepare(a, "INSERT INTO entries (seq, time, kind, "
+		    "decision_id, request, payload, pack_sha256, body, "
+		    "entry_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", &ins, err);
+	if (rc == 0)
+		rc = prepare(a, "INSERT INTO tree (level, idx, hash) VALUES "
+		    "(?, ?, ?)", &tins, err);
+	if (rc == 0)
+		rc = last_entry(a, &seq, prev, err);
+	if (rc != 0)
+		goto out;
+	time_now(now);
+	for (size_t i = 0; i < n; i++) {
+		struct audit_receipt *r = &out[i];
+		unsigned char eh[32];
+		merkle_hash leaf;
+		unsigned int dl = 0;
+		int blen;
+
+		memset(r, 0, sizeof(*r));
+		r->seq = ++seq;
+		snprintf(r->kind, sizeof(r->kind), "%s", in[i].kind);
+		snprintf(r->time, sizeof(r->time), "%s", now);
+		snprintf(r->prev, sizeof(r->prev), "%s", prev);
+		snprintf(r->pack_sha256, sizeof(r->pack_sha256), "%s",
+		    in[i].pack_sha256 ? in[i].pack_sha256 : "");
+		if (sha256_hex(in[i].request, in[i].request_len,
+		    r->request_sha256) != 0 ||
+		    sha256_hex(in[i].payload, in[i].payload_len,
+		    r->payload_sha256) != 0) {
+			rc = tg_error_set(err, TG_ECRYPTO, "SHA-256 failed");
+			goto out;
+		}
+		blen = audit_entry_text(r->kind, r->pack_sha256,
+		    r->payload_sha256, r->prev, r->request_sha256, r->seq,
+		    r->time, body, sizeof(body));
+		if (blen < 0 || EVP_Digest(body, (size_t)blen, eh, &dl,
+		    EVP_sha256(), NULL) != 1 ||
+		    merkle_leaf_hash(body, (size_t)blen, leaf) != 0) {
+			rc = tg_error_set(err, TG_ECRYPTO, "cannot hash the "
+			    "entry");
+			goto out;
+		}
+		hex_encode(eh, 32, r->entry_hash);
+		sqlite3_reset(ins);
+		sqlite3_bind_int64(ins, 1, (sqlite3_int64)r->seq);
+		sqlite3_bind_text(ins, 2, r->time, -1, SQLITE_STATIC);
+		sqlite3_bind_text(ins, 3, r->kind, -1, SQLITE_STATIC);
+		if (in[i].decision_id != NULL)
+			sqlite3_bind_text(ins, 4, in[i].decision_id, -1,
+			    SQLITE_STATIC);
+		else
+			sqlite3_bind_null(ins, 4);
+		sqlite3_bind_text(ins, 5, in[i].request,
+		    (int)in[i].request_len, SQLITE_STATIC);
+		sqlite3_bind_text(ins, 6, in[i].payload,
+		    (int)in[i].payload_len, SQLITE_STATIC);
+		sqlite3_bind_text(ins, 7, r->pack_sha256, -1, SQLITE_STATIC);
+		sqlite3_bind_text(ins, 8, body, blen, SQLITE_STATIC);
+		sqlite3_bind_blob(ins, 9, eh, 32, SQLITE_STATIC);
+		rc = sqlite3_step(ins);
+		if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+			rc = tg_error_set(err, TG_EINVAL, "decision id '%s' "
+			    "is already in the audit log", in[i].decision_id ?
+			    in[i].decision_id : "");
+			goto out;
+		}
+		if (rc != SQLITE_DONE) {
+			rc = store_sqlite_error(err, a->db, rc, "audit log");
+			goto out;
+		}
+		if (tree_add(&t, tins, r->seq - 1, leaf) != 0) {
+			rc = store_sqlite_error(err, a->db,
+			    sqlite3_errcode(a->db), "audit tree");
+			goto out;
+		}
+		snprintf(prev, sizeof(prev), "%s", r->entry_hash);
+		done++;
+	}
+	rc = checkpoint_write(a, &t, seq, keys, pubs, nkeys, note,
+	    sizeof(note), err);
+	if (rc != 0)
+		goto out;
+	rc = exec(a, "COMMIT", err);
+	if (rc != 0)
+		goto out;
+	/* Committed and synced: from here on the entries exist whatever
+	 * happens; build the receipts. */
+	for (size_t i = 0; i < n; i++) {
+		rc = fill_proof(a, &t, &out[i], seq, note, err);
+		if (rc != 0) {
+			for (size_t k = 0; k <= i; k++)
+				audit_receipt_release(&out[k]);
+			goto done;
+		}
+	}
+	goto done;
+out:
+	sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+	(void)done;
+done:
+	sqlite3_finalize(ins);
+	sqlite3_finalize(tins);
+	sqlite3_finalize(t.get);
+	return rc;
+}
+
+int
+audit_append(struct tg_audit *a, const struct audit_in *in, size_t n,
+    struct audit_receipt *out, struct tg_error *err)
+{
+	int rc;
+
+	if (n == 0)
+		return 0;
+	pthread_mutex_lock(&a->mu);
+	rc = append_locked(a, in, n, out, &a->key,
+	    (const uint8_t (*)[32])a->pub, 1, err);
+	pthread_mutex_unlock(&a->mu);
+	return rc;
+}
+
+/* ---- reading -------------------------------------------------------------- */
+
+int
+audit_size(struct tg_audit *a, uint64_t *n, struct tg_error *err)
+{
+	char prev[65];
+	int rc;
+
+	pthread_mutex_lock(&a->mu);
+	rc = last_entry(a, n, prev, err);
+	pthread_mutex_unlock(&a->mu);
+	return rc;
+}
+
+int
+audit_checkpoint(struct tg_audit *a, char **note, uint64_t *size,
+    struct tg_error *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*note = NULL;
+	*size = 0;
+	pthread_mutex_lock(&a->mu);
+	rc = prepare(a, "SELECT size, note FROM checkpoints ORDER BY size DESC "
+	    "LIMIT 1", &st, err);
+	if (rc == 0) {
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			*size = (uint64_t)sqlite3_column_int64(st, 0);
+			*note = strdup((const char *)sqlite3_column_text(st,
+			    1));
+			if (*note == NULL)
+				rc = tg_error_set(err, -ENOMEM, "out of memory");
+		}
+		sqlite3_finalize(st);
+	}
+	pthread_mutex_unlock(&a->mu);
+	return rc;
+}
+
+static char *
+col_dup(sqlite3_stmt *st, int i)
+{
+	const unsigned char *s = sqlite3_column_text(st, i);
+
+	return s == NULL ? NULL : strdup((const char *)s);
+}
+
+static int
+read_entry(struct tg_audit *a, const char *sql, uint64_t seq,
+    const char *id, struct audit_entry *e, struct tg_error *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	memset(e, 0, sizeof(*e));
+	rc = prepare(a, sql, &st, err);
+	if (rc != 0)
+		return rc;
+	if (id != NULL)
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)seq);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		e->seq = (uint64_t)sqlite3_column_int64(st, 0);
+		snprintf(e->time, sizeof(e->time), "%s",
+		    (const char *)sqlite3_column_text(st, 1));
+		snprintf(e->kind, sizeof(e->kind), "%s",
+		    (const char *)sqlite3_column_text(st, 2));
+		e->decision_id = col_dup(st, 3);
+		e->request = col_dup(st, 4);
+		e->payload = col_dup(st, 5);
+		e->body = col_dup(st, 6);
+		if (sqlite3_column_bytes(st, 7) == 32)
+			hex_encode(sqlite3_column_blob(st, 7), 32,
+			    e->entry_hash);
+		rc = e->request && e->payload && e->body ? 0 :
+		    tg_error_set(err, -ENOMEM, "out of memory");
+		if (rc != 0)
+			audit_entry_release(e);
+	} else if (rc == SQLITE_DONE)
+		rc = tg_error_set(err, TG_ENOTFOUND, "no such entry");
+	else
+		rc = store_sqlite_error(err, a->db, rc, "audit log");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+#define ENTRY_COLS "SELECT seq, time, kind, decision_id, request, payload, " \
+	"body, entry_hash FROM entries "
+
+int
+audit_get(struct tg_audit *a, uint64_t seq, struct audit_entry *out,
+    struct tg_error *err)
+{
+	int rc;
+
+	pthread_mutex_lock(&a->mu);
+	rc = read_entry(a, ENTRY_COLS "WHERE seq = ?", seq, NULL, out, err);
+	pthread_mutex_unlock(&a->mu);
+	return rc;
+}
+
+int
+audit_find_decision(struct tg_audit *a, const char *decision_id,
+    struct audit_entry *out, struct tg_error *err)
+{
+	int rc;
+
+	pthread_mutex_lock(&a->mu);
+	rc = read_entry(a, ENTRY_COLS "WHERE decision_id = ? AND kind = "
+	    "'decision'", 0, decision_id, out, err);
+	pthread_mutex_unlock(&a->mu);
+	return rc;
+}
+
+int
+audit_receipt_for(struct tg_audit *a, uint64_t seq, struct audit_receipt *r,
+    struct tg_error *err)
+{
+	struct audit_entry e;
+	struct tree_ctx t = { 0 };
+	sqlite3_stmt *st = NULL;
+	uint64_t size = 0;
+	char *note = NULL;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	pthread_mutex_lock(&a->mu);
+	rc = read_entry(a, ENTRY_COLS "WHERE seq = ?", seq, NULL, &e, err);
+	if (rc != 0)
+		goto out;
+	rc = prepare(a, "SELECT size, note FROM checkpoints ORDER BY size DESC "
+	    "LIMIT 1", &st, err);
+	if (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+		size = (uint64_t)sqlite3_column_int64(st, 0);
+		note = col_dup(st, 1);
+	}
+	if (rc == 0 && (note == NULL || size < seq))
+		rc = tg_error_set(err, TG_EIO, "no checkpoint covers entry %"
+		    PRIu64, seq);
+	if (rc == 0)
+		rc = tree_open(a, &t, err);
+	if (rc == 0) {
+		/* The other receipt fields are read back from the body the
+		 * entry was hashed as. */
+		r->seq = seq;
+		snprintf(r->kind, sizeof(r->kind), "%s", e.kind);
+		snprintf(r->time, sizeof(r->time), "%s", e.time);
+		snprintf(r->entry_hash, sizeof(r->entry_hash), "%s",
+		    e.entry_hash);
+		if (sscanf(e.body, "{\"kind\":\"%*[a-z_]\",\"pack_sha256\":"
+		    "\"%64[0-9a-f]\",", r->pack_sha256) != 1)
+			r->pack_sha256[0] = '\0';
+		{
+			const char *p;
+
+			p = strstr(e.body, "\"payload_sha256\":\"");
+			if (p != NULL)
+				snprintf(r->payload_sha256, 65, "%.64s",
+				    p + 18);
+			p = strstr(e.body, "\"prev\":\"");
+			if (p != NULL)
+				snprintf(r->prev, 65, "%.64s", p + 8);
+			p = strstr(e.body, "\"request_sha256\":\"");
+			if (p != NULL)
+				snprintf(r->request_sha256, 65, "%.64s",
+				    p + 18);
+		}
+		rc = fill_proof(a, &t, r, size, note, err);
+	}
+out:
+	sqlite3_finalize(st);
+	sqlite3_finalize(t.get);
+	pthread_mutex_unlock(&a->mu);
+	audit_entry_release(&e);
+	free(note);
+	return rc;
+}
+
+int
+audit_consistency_proof(struct tg_audit *a, uint64_t m, uint64_t n,
+    merkle_hash *proof, size_t *len, struct tg_error *err)
+{
+	struct tree_ctx t = { 0 };
+	uint64_t size;
+	char prev[65];
+	int rc;
+
+	pthread_mutex_lock(&a->mu);
+	rc = last_entry(a, &size, prev, err);
+	if (rc == 0 && (m == 0 || m > n || n > size))
+		rc = tg_error_set(err, TG_EINVAL, "no consistency proof from "
+		    "%" PRIu64 " to %" PRIu64 " in a log of %" PRIu64, m, n,
+		    size);
+	if (rc == 0)
+		rc = tree_open(a, &t, err);
+	if (rc == 0 && merkle_consistency_proof(tree_get, &t, m, n, proof,
+	    len) != 0)
+		rc = tg_error_set(err, TG_EIO, "cannot build the proof");
+	sqlite3_finalize(t.get);
+	pthread_mutex_unlock(&a->mu);
+	return rc;
+}
+
+/* ---- keys ------------------------------------------------------------------- */
+
+int
+audit_keygen(const char *data_dir, char key_id[65], struct tg_error *err)
+{
+	struct tg_audit *a = NULL;
+	EVP_PKEY *nk = NULL, *keys[2];
+	uint8_t pubs[2][32];
+	char newid[65], path[4096], newpath[4200], oldpath[4300];
+	char payload[512], pubhex[65];
+	struct audit_receipt r;
+	struct audit_in in;
+	sqlite3_stmt *st = NULL;
+	uint64_t size;
+	int rc, n;
+
+	rc = audit_open(data_dir, AUDIT_CREATE, &a, err);
+	if (rc != 0)
+		return rc;
+	rc = audit_size(a, &size, err);
+	if (rc != 0)
+		goto out;
+	if (size == 0) {
+		/* A fresh log: its first key was just made. */
+		snprintf(key_id, 65, "%s", a->key_id);
+		goto out;
+	}
+	rc = key_generate(&nk, err);
+	if (rc == 0)
+		rc = key_raw_public(nk, pubs[1], err);
+	if (rc != 0)
+		goto out;
+	key_id_of(pubs[1], newid);
+	if (path_join(path, sizeof(path), a->dir, KEY_FILE) != 0) {
+		rc = tg_error_set(err, TG_ETOOBIG, "data dir path too long");
+		goto out;
+	}
+	/* The new key goes to disk first, so a crash after the commit can
+	 * be finished at the next open (finish_rotation). */
+	rc = key_write_pair(a->dir, KEY_FILE ".new", PUB_FILE ".new", nk, err);
+	if (rc != 0)
+		goto out;
+	hex_encode(pubs[1], 32, pubhex);
+	n = snprintf(payload, sizeof(payload), "{\"new_key_id\":\"%s\","
+	    "\"new_public_key\":\"%s\",\"previous_key_id\":\"%s\"}", newid,
+	    pubhex, a->key_id);
+	if (n < 0 || (size_t)n >= sizeof(payload)) {
+		rc = tg_error_set(err, TG_ETOOBIG, "payload too long");
+		goto out;
+	}
+	memset(&in, 0, sizeof(in));
+	in.kind = "key_rotation";
+	in.request = "null";
+	in.request_len = 4;
+	in.payload = payload;
+	in.payload_len = (size_t)n;
+	memcpy(pubs[0], a->pub, 32);
+	keys[0] = a->key;
+	keys[1] = nk;
+	pthread_mutex_lock(&a->mu);
+	/* The key table change rides in its own transaction after the
+	 * entry: the rotation entry's checkpoint is signed by both keys,
+	 * and the new key signs from the next entry on. */
+	rc = append_locked(a, &in, 1, &r, keys, (const uint8_t (*)[32])pubs,
+	    2, err);
+	if (rc == 0) {
+		audit_receipt_release(&r);
+		rc = prepare(a, "INSERT INTO keys (key_id, public_key, "
+		    "first_seq, created) VALUES (?, ?, ?, ?)", &st, err);
+		if (rc == 0) {
+			sqlite3_bind_text(st, 1, newid, -1, SQLITE_STATIC);
+			sqlite3_bind_blob(st, 2, pubs[1], 32, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 3, (sqlite3_int64)r.seq);
+			sqlite3_bind_text(st, 4, r.time, -1, SQLITE_STATIC);
+			if (sqlite3_step(st) != SQLITE_DONE)
+				rc = store_sqlite_error(err, a->db, 0, "keys");
+		}
+	}
+	pthread_mutex_unlock(&a->mu);
+	if (rc != 0)
+		goto out;
+	snprintf(oldpath, sizeof(oldpath), "%s/signing-%.16s.key.retired",
+	    a->dir, a->key_id);
+	snprintf(newpath, sizeof(newpath), "%s.new", path);
+	if (rename(path, oldpath) != 0 || rename(newpath, path) != 0) {
+		rc = tg_error_set(err, TG_EIO, "cannot install the new key: %s",
+		    strerror(errno));
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/%s", a->dir, PUB_FILE);
+	snprintf(newpath, sizeof(newpath), "%s.new", path);
+	/* Receipts signed before the rotation still verify with the old
+	 * public key, so it is kept beside the new one. */
+	snprintf(oldpath, sizeof(oldpath), "%s/signing-%.16s.pub", a->dir,
+	    a->key_id);
+	if (link(path, oldpath) != 0 && errno != EEXIST) {
+		rc = tg_error_set(err, TG_EIO, "cannot keep the old public "
+		    "key: %s", strerror(errno));
+		goto out;
+	}
+	if (rename(newpath, path) != 0) {
+		rc = tg_error_set(err, TG_EIO, "cannot install the new public "
+		    "key: %s", strerror(errno));
+		goto out;
+	}
+	snprintf(key_id, 65, "%s", newid);
+out:
+	sqlite3_finalize(st);
+	EVP_PKEY_free(nk);
+	audit_close(a);
+	return rc;
+}

@@ -1,0 +1,66 @@
+/*
+ * store_int.h: private to daemon/store: the open log and the key and note
+ * helpers shared by audit.c (writing), verify.c (checking) and keys.c.
+ */
+#ifndef TIERGATE_STORE_INT_H
+#define TIERGATE_STORE_INT_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+#include <sqlite3.h>
+
+#include "tiergate/audit.h"
+#include "tiergate/error.h"
+#include "tiergate/merkle.h"
+
+#define KEY_FILE "signing.key"
+#define PUB_FILE "signing.pub"
+#define DB_FILE "tiergate.db"
+#define NOTE_MAX 4096
+
+struct tg_audit {
+	pthread_mutex_t mu;
+	sqlite3 *db;
+	char *dir;
+	EVP_PKEY *key;			/* current signing key (NULL read-only) */
+	uint8_t pub[32];
+	char key_id[65];
+	char origin[64];
+	bool readonly;
+};
+
+/* keys.c */
+int key_load_private(const char *path, EVP_PKEY **out, struct tg_error *err);
+int key_generate(EVP_PKEY **out, struct tg_error *err);
+int key_write_pair(const char *dir, const char *keyname, const char *pubname,
+    EVP_PKEY *k, struct tg_error *err);
+int key_raw_public(EVP_PKEY *k, uint8_t pub[32], struct tg_error *err);
+void key_id_of(const uint8_t pub[32], char id[65]);
+int key_sign(EVP_PKEY *k, const void *msg, size_t len, uint8_t sig[64],
+    struct tg_error *err);
+int key_verify_raw(const uint8_t pub[32], const void *msg, size_t len,
+    const uint8_t sig[64]);
+
+/* note.c: C2SP signed notes carrying tlog checkpoints. */
+int note_sign(const char *origin, uint64_t size, const merkle_hash root,
+    EVP_PKEY *const *keys, const uint8_t (*pubs)[32], size_t nkeys,
+    char *out, size_t outsz, struct tg_error *err);
+/* Splits a note: the checkpoint body and, for key pub, whether it carries
+ * a valid signature by it.  Returns 0 when the body parses; *signed_ok
+ * says whether pub signed it. */
+int note_parse(const char *note, const char *name, const uint8_t pub[32],
+    char *origin, size_t originsz, uint64_t *size, merkle_hash root,
+    bool *signed_ok, char *sig_b64, size_t sigsz);
+
+/* Base64 (standard, padded) with OpenSSL. */
+int b64_encode(const void *p, size_t n, char *out, size_t outsz);
+int b64_decode(const char *s, uint8_t *out, size_t outsz, size_t *n);
+
+/* audit.c */
+int store_sqlite_error(struct tg_error *err, sqlite3 *db, int rc,
+    const char *what);
+void time_now(char out[AUDIT_TIME_LEN + 1]);
+
+#endif
