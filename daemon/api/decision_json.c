@@ -60,9 +60,12 @@ reason_json(const struct tg_reason *r)
 	o = json_object();
 	if (o == NULL)
 		return NULL;
+	char text[1024];
+
 	if (set(o, "rule", str(r->rule)) == -1 ||
 	    set(o, "citation", str(r->citation)) == -1 ||
-	    set(o, "text", str(r->text)) == -1) {
+	    set(o, "text", str(r->qnote == TG_QNOTE_NONE ? r->text :
+	    reason_text(r, text, sizeof(text)))) == -1) {
 		json_decref(o);
 		return NULL;
 	}

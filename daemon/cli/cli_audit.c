@@ -138,8 +138,8 @@ do_verify(const struct cli_ctx *ctx, int argc, char **argv)
 	printf("audit log OK: %" PRIu64 " entries, %" PRIu64 " checkpoints, "
 	    "%" PRIu64 " key%s, root %s%s\n", rep.entries, rep.checkpoints,
 	    rep.keys, rep.keys == 1 ? "" : "s", rep.root[0] ? rep.root : "-",
-	    keyfile == NULL ? " (key chain anchored at the log's own key; "
-	    "pass --key to anchor it)" : "");
+	    keyfile == NULL ? " (key chain anchored at the data dir's "
+	    "signing.pub; pass --key to anchor it elsewhere)" : "");
 	status = CLI_EXIT_OK;
 out:
 	audit_close(a);

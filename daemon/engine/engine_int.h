@@ -166,6 +166,8 @@ struct derived {
 	uint8_t type, unit;
 	const char *report;	/* "tpp" or "operations" or NULL */
 	bool verified;
+	bool txn_only;		/* reads no item fact: one value per
+				   decision, shared by its items */
 	const char *warning;	/* when unverified and not null */
 	struct expr value;
 };
@@ -185,6 +187,7 @@ struct quota_def {
 	bool has_base;
 	bool verified;
 	const char *note;
+	const char *unverified_warning;
 };
 
 /* Fields every rule has. */
@@ -196,7 +199,11 @@ struct rule_common {
 	bool verified;
 	const char *note;		/* why unverified */
 	const char *warning;		/* carried when the rule decides */
+	const char *unverified_warning;	/* "rule X rests on ...", or NULL */
+	const char *unknown_warning;	/* when 'when' cannot be decided */
 	struct expr when;
+	int memo;			/* when reads no item fact: its slot
+					   in the per-decision memo, else -1 */
 	uint32_t kinds;			/* bit per tg_item_kind; 0 = all */
 	const char *file;
 	int line;
@@ -205,6 +212,7 @@ struct rule_common {
 struct class_rule {
 	struct rule_common c;
 	const char *eccn;		/* NULL: not controlled */
+	int eccn_idx;			/* into pack->eccns, -1 for NULL */
 };
 
 /* ECCNs named by a rule: indexes into pack->eccns. */
@@ -246,6 +254,7 @@ struct product {
 	bool datacenter;
 	bool verified;
 	const char *note;
+	const char *unverified_warning;
 };
 
 #define PACK_AUTH_MAX 32
@@ -294,6 +303,8 @@ struct tg_pack {
 
 	struct product *products;	/* sorted by id */
 	size_t nproducts;
+
+	size_t nmemo;			/* rules whose truth is per decision */
 };
 
 /* ---- compiler (expr.c) -------------------------------------------------- */
@@ -331,8 +342,14 @@ struct item_state {
 	int datacenter;			/* 0 or 1 after defaults */
 	long long chips;		/* chips per unit (1 for a chip) */
 	const char *eccn;		/* after classification */
+	int eccn_idx;			/* into pack->eccns, -1: none */
 	struct val *derived;		/* pack->nderived values */
+	uint64_t computed;		/* bit k: derived[k] is computed */
 };
+
+/* Derived facts are computed on first use (most rules never touch most
+ * of them), so a pack has at most this many. */
+#define PACK_DERIVED_MAX 64
 
 /* The context an expression is evaluated in. */
 struct ectx {
@@ -347,15 +364,27 @@ struct ectx {
 	const struct tg_synth *each_synth;
 	const struct tg_party *parties[2];
 	size_t nparties;
+	/* Per party (0 consignee, 1 end user): country, headquarters and
+	 * ultimate parent after aliases, and their tiers, filled once per
+	 * decision; each_idx says which party an each-loop is on. */
+	tg_cc pcc[2][3];
+	int8_t ptier[2][3];
+	int each_idx;
+	int dest_tier;
 	/* per-decision caches */
 	tg_cc tier_cc[8];
 	int8_t tier_v[8];
 	size_t ntier;
 	int depth;			/* tier recursion guard */
+	struct val *txn_derived;	/* txn_only derived facts */
+	uint64_t txn_computed;
 	const char *keys[2];		/* party quota keys */
 };
 
 struct val expr_eval(struct ectx *cx, const struct node *n);
+/* Whether an expression reads an item fact (directly or through an
+ * item-dependent derived fact). */
+bool expr_reads_item(const struct tg_pack *p, const struct node *n);
 /* Kleene truth: 1 true, 0 false, -1 unknown. */
 int expr_truth(struct ectx *cx, const struct expr *e);
 

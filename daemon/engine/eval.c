@@ -41,6 +41,7 @@ struct run {
 	size_t nqt, capqt;
 	const char **warn;
 	size_t nwarn, capwarn;
+	int8_t *memo;			/* per rule: 2 unknown yet, else truth */
 	struct qtrack *pending_quota;	/* requirement quota of this line */
 	double pending_amount;
 	struct tg_error *err;
@@ -74,6 +75,22 @@ tier_of(struct ectx *cx, tg_cc cc)
 	return t;
 }
 
+/* A rule's truth, from the per-decision memo when it cannot depend on
+ * the item. */
+static int
+rule_truth(struct run *r, const struct rule_common *c)
+{
+	int t;
+
+	if (c->memo < 0 || r->memo == NULL)
+		return expr_truth(&r->cx, &c->when);
+	if (r->memo[c->memo] != 2)
+		return r->memo[c->memo];
+	t = expr_truth(&r->cx, &c->when);
+	r->memo[c->memo] = (int8_t)t;
+	return t;
+}
+
 static bool
 active(const struct rule_common *c, tg_date d)
 {
@@ -88,12 +105,12 @@ kind_ok(const struct rule_common *c, const struct tg_item *it)
 }
 
 static bool
-eccn_in(const struct tg_pack *p, const struct eccn_set *s, const char *eccn)
+eccn_in(const struct eccn_set *s, int eccn)
 {
-	if (eccn == NULL)
+	if (eccn < 0)
 		return false;
 	for (size_t i = 0; i < s->n; i++)
-		if (strcmp(p->eccns[s->v[i]], eccn) == 0)
+		if (s->v[i] == eccn)
 			return true;
 	return false;
 }
@@ -103,8 +120,10 @@ add_warning(struct run *r, const char *w)
 {
 	if (w == NULL)
 		return 0;
+	/* Warnings are strings the pack made once, so the same warning is
+	 * the same pointer; the few made per decision are unique. */
 	for (size_t i = 0; i < r->nwarn; i++)
-		if (r->warn[i] == w || strcmp(r->warn[i], w) == 0)
+		if (r->warn[i] == w)
 			return 0;
 	if (r->nwarn == r->capwarn) {
 		size_t cap = r->capwarn ? r->capwarn * 2 : 8;
@@ -125,25 +144,25 @@ add_warning(struct run *r, const char *w)
  * compliance officer must see with it. */
 static int
 decided_by(struct run *r, struct tg_item_decision *id,
-    const struct rule_common *c, const char *text)
+    const struct rule_common *c, const struct tg_reason *qr)
 {
 	struct tg_reason *rs;
 
 	if (id != NULL) {
 		rs = &id->reasons[id->nreasons++];
+		if (qr != NULL)
+			*rs = *qr;
+		else
+			memset(rs, 0, sizeof(*rs));
 		rs->rule = c->id;
 		rs->citation = c->citation;
-		rs->text = text != NULL ? text : c->text;
+		rs->text = c->text;
 	}
 	if (c->warning != NULL && add_warning(r, c->warning) != 0)
 		return -ENOMEM;
-	if (!c->verified) {
-		const char *w = arena_printf(r->a, "rule %s rests on "
-		    "unverified facts: %s", c->id, c->note);
-
-		if (w == NULL || add_warning(r, w) != 0)
-			return -ENOMEM;
-	}
+	if (c->unverified_warning != NULL &&
+	    add_warning(r, c->unverified_warning) != 0)
+		return -ENOMEM;
 	return 0;
 }
 
@@ -181,8 +200,19 @@ static const char *
 period_of(struct run *r, const struct quota_def *qd)
 {
 	switch (qd->period) {
-	case PER_CALENDAR_YEAR:
-		return arena_printf(r->a, "%04d", date_year(r->cx.date));
+	case PER_CALENDAR_YEAR: {
+		char *y = arena_alloc(r->a, 8);
+		int v = date_year(r->cx.date);
+
+		if (y == NULL)
+			return NULL;
+		y[0] = (char)('0' + v / 1000 % 10);
+		y[1] = (char)('0' + v / 100 % 10);
+		y[2] = (char)('0' + v / 10 % 10);
+		y[3] = (char)('0' + v % 10);
+		y[4] = '\0';
+		return y;
+	}
 	case PER_FIXED:
 		return qd->plabel;
 	default:
@@ -283,6 +313,7 @@ setup_item(struct run *r, size_t i, struct item_state *is)
 
 	memset(is, 0, sizeof(*is));
 	is->it = it;
+	is->eccn_idx = -1;
 	is->tpp = it->tpp;
 	is->die = it->die_area_mm2;
 	is->pd_given = it->performance_density;
@@ -306,14 +337,9 @@ setup_item(struct run *r, size_t i, struct item_state *is)
 		 * reverse of what the catalog says: the consumer exclusion
 		 * must not hang on an unchecked claim. */
 		is->datacenter = is->prod->datacenter || it->datacenter == 1;
-		if (!is->prod->verified) {
-			const char *w = arena_printf(r->a, "catalog figures "
-			    "for '%s' are unverified: %s", is->prod->id,
-			    is->prod->note);
-
-			if (w == NULL || add_warning(r, w) != 0)
-				return -ENOMEM;
-		}
+		if (is->prod->unverified_warning != NULL &&
+		    add_warning(r, is->prod->unverified_warning) != 0)
+			return -ENOMEM;
 	}
 	if (r->p->nderived > 0) {
 		is->derived = arena_zalloc(r->a,
@@ -323,14 +349,6 @@ setup_item(struct run *r, size_t i, struct item_state *is)
 	}
 	r->cx.item = it;
 	r->cx.is = is;
-	for (size_t k = 0; k < r->p->nderived; k++) {
-		const struct derived *dv = &r->p->derived[k];
-
-		is->derived[k] = expr_eval(&r->cx, dv->value.root);
-		if (dv->warning != NULL && is->derived[k].t != T_NULL &&
-		    add_warning(r, dv->warning) != 0)
-			return -ENOMEM;
-	}
 	return 0;
 }
 
@@ -346,7 +364,7 @@ classify(struct run *r, size_t i, struct tg_item_decision *id)
 
 		if (!active(&cr->c, r->cx.date) || !kind_ok(&cr->c, r->cx.item))
 			continue;
-		t = expr_truth(&r->cx, &cr->c.when);
+		t = rule_truth(r, &cr->c);
 		if (t < 0) {
 			/* A classification that cannot be decided must not
 			 * fall through to "not controlled". */
@@ -357,6 +375,7 @@ classify(struct run *r, size_t i, struct tg_item_decision *id)
 		}
 		if (t == 1) {
 			r->cx.is->eccn = cr->eccn;
+			r->cx.is->eccn_idx = cr->eccn_idx;
 			id->eccn = cr->eccn;
 			return decided_by(r, id, &cr->c, NULL);
 		}
@@ -365,78 +384,68 @@ classify(struct run *r, size_t i, struct tg_item_decision *id)
 	return 0;
 }
 
-/* Length of a rule text without its final full stop, for appending. */
-static int
-text_len(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n > 0 && s[n - 1] == '.')
-		n--;
-	return (int)n;
-}
-
 /* Applies the requirement rules; returns the number that matched. */
 static int
 require(struct run *r, struct tg_item_decision *id, uint32_t *allows)
 {
 	const struct tg_pack *p = r->p;
-	int matched = 0, rc;
+	int matched = 0, rc, t;
 
 	*allows = ~0u;
 	id->review = TG_REVIEW_NONE;
 	for (size_t k = 0; k < p->nreqs; k++) {
 		const struct req_rule *rq = &p->reqs[k];
 		enum tg_review rv = rq->review;
-		const char *text = NULL;
+		struct tg_reason qr, *qrp = NULL;
 
 		if (!active(&rq->c, r->cx.date) ||
 		    !kind_ok(&rq->c, r->cx.item) ||
-		    !eccn_in(p, &rq->eccns, id->eccn) ||
-		    expr_truth(&r->cx, &rq->c.when) != 1)
+		    !eccn_in(&rq->eccns, r->cx.is->eccn_idx))
 			continue;
-		if (rq->quota >= 0) {
-			struct qtrack *t;
-			struct val amt = expr_eval(&r->cx, rq->amount.root);
-
-			rc = quota_track(r, rq->quota, &t);
+		t = rule_truth(r, &rq->c);
+		if (t == 0)
+			continue;
+		if (t < 0) {
+			/* A requirement that cannot be decided is applied:
+			 * the conservative reading, and said so. */
+			rc = add_warning(r, rq->c.unknown_warning);
 			if (rc != 0)
 				return rc;
-			if (t != NULL && amt.t == T_NUM) {
-				t->listed = true;
+		}
+		if (rq->quota >= 0) {
+			struct qtrack *tr;
+			struct val amt = expr_eval(&r->cx, rq->amount.root);
+
+			rc = quota_track(r, rq->quota, &tr);
+			if (rc != 0)
+				return rc;
+			if (tr != NULL && amt.t == T_NUM) {
 				/* Earlier lines of this transaction that need a
 				 * license would draw on the same quota. */
-				double used = t->before + t->added +
-				    t->pending;
+				double used = tr->before + tr->added +
+				    tr->pending;
 
-				r->pending_quota = t;
+				tr->listed = true;
+				r->pending_quota = tr;
 				r->pending_amount = amt.u.n;
-				if (used + amt.u.n > t->limit) {
+				memset(&qr, 0, sizeof(qr));
+				qr.quota = p->quotas[rq->quota].name;
+				qr.used = used;
+				qr.amount = amt.u.n;
+				qr.limit = tr->limit;
+				qr.qnote = TG_QNOTE_WITHIN;
+				if (used + amt.u.n > tr->limit) {
 					rv = rq->over_review;
-					text = arena_printf(r->a, "%.*s; over "
-					    "the %s quota: %.0f used + %.0f "
-					    "> %.0f", text_len(rq->c.text),
-					    rq->c.text,
-					    p->quotas[rq->quota].name,
-					    t->before + t->added, amt.u.n,
-					    t->limit);
-				} else
-					text = arena_printf(r->a, "%.*s; within "
-					    "the %s quota: %.0f used + %.0f "
-					    "<= %.0f", text_len(rq->c.text),
-					    rq->c.text,
-					    p->quotas[rq->quota].name,
-					    t->before + t->added, amt.u.n,
-					    t->limit);
-				if (text == NULL)
-					return -ENOMEM;
+					qr.qnote = TG_QNOTE_OVER;
+				}
+				qrp = &qr;
 			}
 		}
 		if (rv > id->review)
 			id->review = rv;
 		*allows &= rq->allows;
 		matched++;
-		rc = decided_by(r, id, &rq->c, text);
+		rc = decided_by(r, id, &rq->c, qrp);
 		if (rc != 0)
 			return rc;
 	}
@@ -458,8 +467,8 @@ authorize(struct run *r, struct tg_item_decision *id, uint32_t allows)
 		if (!(allows & (1u << ar->auth)) ||
 		    !active(&ar->c, r->cx.date) ||
 		    !kind_ok(&ar->c, r->cx.item) ||
-		    !eccn_in(p, &ar->eccns, id->eccn) ||
-		    expr_truth(&r->cx, &ar->c.when) != 1)
+		    !eccn_in(&ar->eccns, r->cx.is->eccn_idx) ||
+		    rule_truth(r, &ar->c) != 1)
 			continue;
 		if (ar->quota >= 0) {
 			struct val amt = expr_eval(&r->cx, ar->amount.root);
@@ -473,19 +482,18 @@ authorize(struct run *r, struct tg_item_decision *id, uint32_t allows)
 			amount = amt.u.n;
 			t->listed = true;
 			if (base + t->before + t->added + amount > t->limit) {
-				const char *text = arena_printf(r->a, "%s "
-				    "does not cover the line: %.0f used + "
-				    "%.0f would exceed the %s limit of %.0f",
-				    p->auths[ar->auth],
-				    base + t->before + t->added, amount,
-				    p->quotas[ar->quota].name, t->limit);
+				struct tg_reason *rs =
+				    &id->reasons[id->nreasons++];
 
-				if (text == NULL)
-					return -ENOMEM;
-				id->reasons[id->nreasons].rule = ar->c.id;
-				id->reasons[id->nreasons].citation =
-				    ar->c.citation;
-				id->reasons[id->nreasons++].text = text;
+				memset(rs, 0, sizeof(*rs));
+				rs->rule = ar->c.id;
+				rs->citation = ar->c.citation;
+				rs->text = p->auths[ar->auth];
+				rs->qnote = TG_QNOTE_EXCEEDS;
+				rs->quota = p->quotas[ar->quota].name;
+				rs->used = base + t->before + t->added;
+				rs->amount = amount;
+				rs->limit = t->limit;
 				continue;
 			}
 			t->added += amount;
@@ -505,9 +513,16 @@ red_flags_item(struct run *r, size_t i, struct tg_item_decision *id)
 		const struct flag_rule *fr = &p->flags[k];
 		struct tg_red_flag *f;
 
+		int t;
+
 		if (fr->scope != FS_ITEM || !active(&fr->c, r->cx.date) ||
-		    !kind_ok(&fr->c, r->cx.item) ||
-		    expr_truth(&r->cx, &fr->c.when) != 1)
+		    !kind_ok(&fr->c, r->cx.item))
+			continue;
+		/* A red flag is raised only when its condition holds: red
+		 * flags test optional facts (a product id, a purpose), and
+		 * an absent fact is not a flag. */
+		t = rule_truth(r, &fr->c);
+		if (t != 1)
 			continue;
 		f = &r->d->red_flags[r->d->nred_flags++];
 		f->rule = fr->c.id;
@@ -534,8 +549,12 @@ red_flags_txn(struct run *r)
 		const struct flag_rule *fr = &p->flags[k];
 		struct tg_red_flag *f;
 
-		if (fr->scope != FS_TXN || !active(&fr->c, r->cx.date) ||
-		    expr_truth(&r->cx, &fr->c.when) != 1)
+		int t;
+
+		if (fr->scope != FS_TXN || !active(&fr->c, r->cx.date))
+			continue;
+		t = rule_truth(r, &fr->c);
+		if (t != 1)
 			continue;
 		f = &d->red_flags[d->nred_flags++];
 		f->rule = fr->c.id;
@@ -554,15 +573,39 @@ red_flags_txn(struct run *r)
 	return 0;
 }
 
-static void
+/* Fills the reported facts (computing them if no rule did) and warns
+ * about every unverified derived fact the decision used. */
+static int
 report_facts(struct run *r, struct tg_item_decision *id)
 {
+	struct item_state *is = r->cx.is;
+
 	id->tpp = NAN;
 	id->operations = NAN;
 	for (size_t k = 0; k < r->p->nderived; k++) {
 		const struct derived *dv = &r->p->derived[k];
-		struct val v = r->cx.is->derived[k];
+		struct val v;
 
+		if (dv->txn_only) {
+			/* Shared by every item; warn once per decision. */
+			if ((r->cx.txn_computed & ((uint64_t)1 << k)) &&
+			    dv->warning != NULL &&
+			    r->cx.txn_derived[k].t != T_NULL &&
+			    add_warning(r, dv->warning) != 0)
+				return -ENOMEM;
+			continue;
+		}
+		if (dv->report != NULL &&
+		    !(is->computed & ((uint64_t)1 << k))) {
+			is->derived[k] = expr_eval(&r->cx, dv->value.root);
+			is->computed |= (uint64_t)1 << k;
+		}
+		if (!(is->computed & ((uint64_t)1 << k)))
+			continue;
+		v = is->derived[k];
+		if (dv->warning != NULL && v.t != T_NULL &&
+		    add_warning(r, dv->warning) != 0)
+			return -ENOMEM;
 		if (dv->report == NULL || v.t != T_NUM)
 			continue;
 		if (dv->report[0] == 't')
@@ -570,6 +613,7 @@ report_facts(struct run *r, struct tg_item_decision *id)
 		else
 			id->operations = v.u.n;
 	}
+	return 0;
 }
 
 static int
@@ -581,13 +625,13 @@ decide_item(struct run *r, size_t i, struct item_state *is)
 	int rc, nreq;
 
 	id->index = i;
-	id->reasons = arena_zalloc(r->a, maxr * sizeof(*id->reasons));
+	/* Not zeroed: every reason is written whole before it counts. */
+	id->reasons = arena_alloc(r->a, maxr * sizeof(*id->reasons));
 	if (id->reasons == NULL)
 		return -ENOMEM;
 	rc = setup_item(r, i, is);
 	if (rc != 0)
 		return rc;
-	report_facts(r, id);
 	rc = classify(r, i, id);
 	if (rc != 0)
 		return rc;
@@ -623,7 +667,10 @@ decide_item(struct run *r, size_t i, struct item_state *is)
 		}
 	}
 	(void)LICENSE_BIT;
-	return red_flags_item(r, i, id);
+	rc = red_flags_item(r, i, id);
+	if (rc == 0)
+		rc = report_facts(r, id);
+	return rc;
 }
 
 static int
@@ -654,14 +701,10 @@ finish(struct run *r)
 		u->period = r->qt[i].period;
 		u->used = r->qt[i].before + r->qt[i].added;
 		u->limit = r->qt[i].limit;
-		if (!r->p->quotas[r->qt[i].quota].verified) {
-			const char *w = arena_printf(r->a, "quota %s rests on "
-			    "unverified facts: %s", u->name,
-			    r->p->quotas[r->qt[i].quota].note);
-
-			if (w == NULL || add_warning(r, w) != 0)
-				return -ENOMEM;
-		}
+		if (r->p->quotas[r->qt[i].quota].unverified_warning != NULL &&
+		    add_warning(r,
+		    r->p->quotas[r->qt[i].quota].unverified_warning) != 0)
+			return -ENOMEM;
 	}
 	d->warnings = r->warn;
 	d->nwarnings = r->nwarn;
@@ -715,9 +758,17 @@ eval_decide(struct tg_pack *p, const struct tg_query *q,
 	d->pack_sha256 = p->sha256;
 	d->nitems = q->nitems;
 	d->items = arena_zalloc(a, q->nitems * sizeof(*d->items));
-	d->red_flags = arena_zalloc(a, (q->nitems + 1) * (p->nflags + 1) *
+	d->red_flags = arena_alloc(a, (q->nitems + 1) * (p->nflags + 1) *
 	    sizeof(*d->red_flags));
 	is = arena_zalloc(a, q->nitems * sizeof(*is));
+	if (p->nderived > 0)
+		r.cx.txn_derived = arena_alloc(a, p->nderived *
+		    sizeof(*r.cx.txn_derived));
+	if (p->nmemo > 0) {
+		r.memo = arena_alloc(a, p->nmemo);
+		if (r.memo != NULL)
+			memset(r.memo, 2, p->nmemo);
+	}
 	r.cx.keys[0] = party_key(&r, &q->consignee);
 	r.cx.keys[1] = party_key(&r, &q->end_user);
 	if (d->items == NULL || d->red_flags == NULL || is == NULL) {
@@ -725,6 +776,18 @@ eval_decide(struct tg_pack *p, const struct tg_query *q,
 		goto out;
 	}
 	d->tier = tier_of(&r.cx, r.cx.dest);
+	r.cx.dest_tier = d->tier;
+	r.cx.each_idx = -1;
+	for (size_t k = 0; k < 2; k++) {
+		const struct tg_party *pp = r.cx.parties[k];
+		tg_cc c3[3] = { pp->country, pp->headquarters,
+		    pp->ultimate_parent };
+
+		for (size_t j = 0; j < 3; j++) {
+			r.cx.pcc[k][j] = pack_alias(p, c3[j]);
+			r.cx.ptier[k][j] = (int8_t)tier_of(&r.cx, c3[j]);
+		}
+	}
 	for (size_t i = 0; i < p->nwarnings; i++) {
 		if (p->warnings[i].from <= q->date &&
 		    q->date <= p->warnings[i].to &&

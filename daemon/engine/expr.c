@@ -980,6 +980,29 @@ parse_not(struct parser *ps)
 	return n;
 }
 
+/* "a and b and c" becomes one node with three kids rather than a chain:
+ * evaluation walks the list and stops at the first deciding kid. */
+static struct node *
+join_logic(struct parser *ps, int op, struct node *l, struct node *r)
+{
+	struct node *n;
+	size_t nl = l->op == op ? l->nkids : 1;
+	size_t nr = r->op == op ? r->nkids : 1;
+
+	n = mknode(ps, op, T_BOOL, U_NONE, nl + nr);
+	if (n == NULL)
+		return NULL;
+	if (l->op == op)
+		memcpy(n->kids, l->kids, nl * sizeof(*n->kids));
+	else
+		n->kids[0] = l;
+	if (r->op == op)
+		memcpy(n->kids + nl, r->kids, nr * sizeof(*n->kids));
+	else
+		n->kids[nl] = r;
+	return n;
+}
+
 static struct node *
 parse_logic(struct parser *ps, enum tok t)
 {
@@ -998,11 +1021,9 @@ parse_logic(struct parser *ps, enum tok t)
 			    t == K_AND ? "and" : "or");
 			return NULL;
 		}
-		n = mknode(ps, t == K_AND ? OP_AND : OP_OR, T_BOOL, U_NONE, 2);
+		n = join_logic(ps, t == K_AND ? OP_AND : OP_OR, l, r);
 		if (n == NULL)
 			return NULL;
-		n->kids[0] = l;
-		n->kids[1] = r;
 		l = n;
 	}
 	return l;
@@ -1147,21 +1168,28 @@ vtier(struct ectx *cx, tg_cc cc)
 }
 
 static struct val
-party_fact(struct ectx *cx, const struct tg_party *p, int slot)
+vtier8(int8_t t)
 {
+	return t < 0 ? VNULL : vnum(t);
+}
+
+static struct val
+party_fact(struct ectx *cx, int pi, int slot)
+{
+	const struct tg_party *p = cx->parties[pi];
 	bool national = p->veu.type == TG_VEU_NATIONAL;
 	bool universal = p->veu.type == TG_VEU_UNIVERSAL;
 
 	switch (slot) {
-	case F_P_COUNTRY: return vcc(pack_alias(cx->pack, p->country));
-	case F_P_HQ: return vcc(pack_alias(cx->pack, p->headquarters));
-	case F_P_PARENT: return vcc(pack_alias(cx->pack, p->ultimate_parent));
-	case F_P_COUNTRY_TIER: return vtier(cx, p->country);
-	case F_P_HQ_TIER: return vtier(cx, p->headquarters);
-	case F_P_PARENT_TIER: return vtier(cx, p->ultimate_parent);
+	case F_P_COUNTRY: return vcc(cx->pcc[pi][0]);
+	case F_P_HQ: return vcc(cx->pcc[pi][1]);
+	case F_P_PARENT: return vcc(cx->pcc[pi][2]);
+	case F_P_COUNTRY_TIER: return vtier8(cx->ptier[pi][0]);
+	case F_P_HQ_TIER: return vtier8(cx->ptier[pi][1]);
+	case F_P_PARENT_TIER: return vtier8(cx->ptier[pi][2]);
 	case F_P_KEY:
-		return vstr(p == &cx->q->end_user && cx->q->end_user_given ?
-		    cx->keys[1] : cx->keys[0]);
+		return vstr(pi == 1 && cx->q->end_user_given ? cx->keys[1] :
+		    cx->keys[0]);
 	case F_P_VEU_TYPE: return vstr(veu_type_name(p->veu.type));
 	case F_P_VEU_TIER1:
 		return universal ? vnum(p->veu.tier1_share) : VNULL;
@@ -1177,7 +1205,7 @@ party_fact(struct ectx *cx, const struct tg_party *p, int slot)
 	}
 }
 
-static struct val
+static struct val __attribute__((noinline))
 fact_get(struct ectx *cx, const struct node *n)
 {
 	const struct tg_item *it = cx->item;
@@ -1185,19 +1213,38 @@ fact_get(struct ectx *cx, const struct node *n)
 	const struct tg_synth *s = cx->each_synth;
 
 	if (n->party != PS_NONE) {
-		const struct tg_party *p = n->party == PS_CONSIGNEE ?
-		    &cx->q->consignee : n->party == PS_END_USER ?
-		    &cx->q->end_user : cx->each_party;
+		int pi = n->party == PS_CONSIGNEE ? 0 :
+		    n->party == PS_END_USER ? 1 : cx->each_idx;
 
-		return p == NULL ? VNULL : party_fact(cx, p, n->fact);
+		return pi < 0 ? VNULL : party_fact(cx, pi, n->fact);
 	}
-	if (n->fact >= F_DERIVED_BASE)
-		return is == NULL ? VNULL :
-		    is->derived[n->fact - F_DERIVED_BASE];
+	if (n->fact >= F_DERIVED_BASE) {
+		int k = n->fact - F_DERIVED_BASE;
+		struct item_state *ws = cx->is;
+
+		if (cx->pack->derived[k].txn_only && cx->txn_derived) {
+			if (!(cx->txn_computed & ((uint64_t)1 << k))) {
+				cx->txn_derived[k] = expr_eval(cx,
+				    cx->pack->derived[k].value.root);
+				cx->txn_computed |= (uint64_t)1 << k;
+			}
+			return cx->txn_derived[k];
+		}
+		if (ws == NULL)
+			return VNULL;
+		if (!(ws->computed & ((uint64_t)1 << k))) {
+			/* Mark first: a derived fact only names earlier
+			 * ones, so there is no cycle to guard against. */
+			ws->derived[k] = expr_eval(cx,
+			    cx->pack->derived[k].value.root);
+			ws->computed |= (uint64_t)1 << k;
+		}
+		return ws->derived[k];
+	}
 	switch (n->fact) {
 	case F_DATE: return vnum(cx->date);
 	case F_DEST: return vcc(cx->dest);
-	case F_DEST_TIER: return vtier(cx, cx->dest);
+	case F_DEST_TIER: return vtier8((int8_t)cx->dest_tier);
 	case F_EXPORT_FROM: return vcc(pack_alias(cx->pack,
 	    cx->q->export_from));
 	case F_CERTIFICATIONS: return vbool(cx->q->certifications);
@@ -1262,12 +1309,14 @@ val_eq(struct val a, struct val b)
 	}
 }
 
-/* Evaluates an each-function over the parties or generators. */
-static struct val
+/* Evaluates an each-function over the parties or generators.  Kept out
+ * of line so the common nodes of expr_eval stay cheap to call. */
+static struct val __attribute__((noinline))
 eval_each(struct ectx *cx, const struct node *n)
 {
 	struct val list = expr_eval(cx, n->kids[0]);
 	const struct tg_party *sp = cx->each_party;
+	int sidx = cx->each_idx;
 	const struct tg_synth *ss = cx->each_synth;
 	size_t count;
 	double acc = n->op == OP_SUM_EACH ? 0.0 : -INFINITY;
@@ -1283,9 +1332,10 @@ eval_each(struct ectx *cx, const struct node *n)
 	for (size_t i = 0; i < count; i++) {
 		struct val v;
 
-		if (n->kids[0]->type == T_PARTIES)
+		if (n->kids[0]->type == T_PARTIES) {
 			cx->each_party = cx->parties[i];
-		else
+			cx->each_idx = (int)i;
+		} else
 			cx->each_synth = &cx->item->synth[i];
 		v = expr_eval(cx, n->kids[1]);
 		switch (n->op) {
@@ -1315,6 +1365,7 @@ eval_each(struct ectx *cx, const struct node *n)
 		}
 	}
 	cx->each_party = sp;
+	cx->each_idx = sidx;
 	cx->each_synth = ss;
 	switch (n->op) {
 	case OP_SUM_EACH:
@@ -1330,11 +1381,17 @@ eval_each(struct ectx *cx, const struct node *n)
 	}
 }
 
+/* Leaves are evaluated in place, saving a call for the commonest kids. */
+#define EVAL(cx, k) ((k)->op == OP_LIT ? (k)->lit : \
+	(k)->op == OP_FACT && (k)->fact < F_DERIVED_BASE && \
+	(k)->fact != F_PARTIES && (k)->fact != F_I_SYNTH ? \
+	fact_get((cx), (k)) : expr_eval((cx), (k)))
+
 struct val
 expr_eval(struct ectx *cx, const struct node *n)
 {
 	struct val a, b;
-	int ta, tb;
+	int ta;
 
 	switch (n->op) {
 	case OP_LIT:
@@ -1348,28 +1405,26 @@ expr_eval(struct ectx *cx, const struct node *n)
 	case OP_PARAM:
 		return param_value(&cx->pack->params[n->fact], cx->date);
 	case OP_NOT:
-		ta = truth(expr_eval(cx, n->kids[0]));
+		ta = truth(EVAL(cx, n->kids[0]));
 		return vbool(ta < 0 ? -1 : !ta);
 	case OP_AND:
-		ta = truth(expr_eval(cx, n->kids[0]));
-		if (ta == 0)
-			return vbool(0);
-		tb = truth(expr_eval(cx, n->kids[1]));
-		if (tb == 0)
-			return vbool(0);
-		return vbool(ta < 0 || tb < 0 ? -1 : 1);
-	case OP_OR:
-		ta = truth(expr_eval(cx, n->kids[0]));
-		if (ta == 1)
-			return vbool(1);
-		tb = truth(expr_eval(cx, n->kids[1]));
-		if (tb == 1)
-			return vbool(1);
-		return vbool(ta < 0 || tb < 0 ? -1 : 0);
+	case OP_OR: {
+		/* Kleene: the first false (and) / true (or) decides;
+		 * otherwise any unknown makes the whole unknown. */
+		int stop = n->op == OP_OR, unknown = 0;
+
+		for (size_t i = 0; i < n->nkids; i++) {
+			ta = truth(EVAL(cx, n->kids[i]));
+			if (ta == stop)
+				return vbool(stop);
+			unknown |= ta < 0;
+		}
+		return vbool(unknown ? -1 : !stop);
+	}
 	case OP_EQ:
 	case OP_NE:
-		a = expr_eval(cx, n->kids[0]);
-		b = expr_eval(cx, n->kids[1]);
+		a = EVAL(cx, n->kids[0]);
+		b = EVAL(cx, n->kids[1]);
 		if (a.t == T_NULL || b.t == T_NULL)
 			return VNULL;
 		return vbool(val_eq(a, b) == (n->op == OP_EQ));
@@ -1377,8 +1432,8 @@ expr_eval(struct ectx *cx, const struct node *n)
 	case OP_LE:
 	case OP_GT:
 	case OP_GE:
-		a = expr_eval(cx, n->kids[0]);
-		b = expr_eval(cx, n->kids[1]);
+		a = EVAL(cx, n->kids[0]);
+		b = EVAL(cx, n->kids[1]);
 		if (a.t != T_NUM || b.t != T_NUM)
 			return VNULL;
 		switch (n->op) {
@@ -1457,6 +1512,21 @@ expr_eval(struct ectx *cx, const struct node *n)
 	default:
 		return VNULL;
 	}
+}
+
+bool
+expr_reads_item(const struct tg_pack *p, const struct node *n)
+{
+	if (n->op == OP_FACT) {
+		if (n->fact >= F_DERIVED_BASE)
+			return !p->derived[n->fact - F_DERIVED_BASE].txn_only;
+		if (n->fact >= F_I_KIND && n->fact < F_BUILTIN_COUNT)
+			return true;
+	}
+	for (size_t i = 0; i < n->nkids; i++)
+		if (expr_reads_item(p, n->kids[i]))
+			return true;
+	return false;
 }
 
 int

@@ -711,6 +711,11 @@ load_derived(struct ld *ld, yaml_node_t *n)
 
 		if (!check_map(ld, e, "derived fact", keys))
 			continue;
+		if (p->nderived == PACK_DERIVED_MAX) {
+			lerr(ld, e, "too many derived facts (at most %d)",
+			    PACK_DERIVED_MAX);
+			break;
+		}
 		name = get_str(ld, e, "name", true, "derived fact");
 		if (!check_ident(ld, e, name, "derived fact name"))
 			continue;
@@ -750,6 +755,7 @@ load_derived(struct ld *ld, yaml_node_t *n)
 			continue;
 		d->type = d->value.root->type;
 		d->unit = d->value.root->unit;
+		d->txn_only = !expr_reads_item(p, d->value.root);
 		if (d->type == T_PARTIES || d->type == T_SYNTHS ||
 		    d->type == T_NULL) {
 			lerr(ld, e, "derived fact '%s' must be a number, "
@@ -827,6 +833,13 @@ load_quotas(struct ld *ld, yaml_node_t *n)
 		qd->citation = get_str(ld, e, "citation", true, "quota");
 		qd->verified = get_bool(ld, e, "verified", true);
 		qd->note = get_str(ld, e, "note", !qd->verified, "quota");
+		if (!qd->verified) {
+			qd->unverified_warning = arena_printf(ld->a, "quota %s "
+			    "rests on unverified facts: %s", qd->name,
+			    qd->note ? qd->note : "");
+			if (qd->unverified_warning == NULL)
+				ld->nomem = true;
+		}
 		u = need(ld, e, "unit", "quota");
 		unit = u && u->type == YAML_SCALAR_NODE ?
 		    unit_parse(scalar(u)) : -1;
@@ -1000,6 +1013,23 @@ load_common(struct ld *ld, yaml_node_t *e, const char *what, unsigned scope,
 	w = get(ld, e, "when");
 	if (w != NULL && !compile(ld, w, "when", scope, T_BOOL, &c->when))
 		return false;
+	/* A condition that reads only transaction facts has one truth per
+	 * decision, however many items it is asked about. */
+	c->memo = -1;
+	if (c->when.root == NULL || !expr_reads_item(ld->p, c->when.root))
+		c->memo = (int)ld->p->nmemo++;
+	/* Decision warnings are made once, here, not per decision. */
+	if (!c->verified) {
+		c->unverified_warning = arena_printf(ld->a, "rule %s rests on "
+		    "unverified facts: %s", c->id, c->note ? c->note : "");
+		if (c->unverified_warning == NULL)
+			ld->nomem = true;
+	}
+	c->unknown_warning = arena_printf(ld->a, "rule %s could not be "
+	    "decided from the facts given (a fact is missing); it was "
+	    "applied as if it held", c->id);
+	if (c->unknown_warning == NULL)
+		ld->nomem = true;
 	return true;
 }
 
@@ -1077,10 +1107,14 @@ load_classes(struct ld *ld, yaml_node_t *n)
 			    !check_ident(ld, ev, scalar(ev), "eccn"))
 				continue;
 			r->eccn = arena_strdup(ld->a, scalar(ev));
-			if (r->eccn == NULL ||
-			    intern(ld, &p->eccns, &p->neccns, r->eccn) < 0)
+			if (r->eccn == NULL)
 				continue;
-		}
+			r->eccn_idx = intern(ld, &p->eccns, &p->neccns,
+			    r->eccn);
+			if (r->eccn_idx < 0)
+				continue;
+		} else
+			r->eccn_idx = -1;
 		p->nclasses++;
 	}
 }
@@ -1371,6 +1405,13 @@ load_catalog(struct ld *ld, yaml_node_t *root)
 				    pr->id, figs[i].src);
 		pr->verified = get_bool(ld, e, "verified", true);
 		pr->note = get_str(ld, e, "note", !pr->verified, "product");
+		if (!pr->verified && pr->id != NULL) {
+			pr->unverified_warning = arena_printf(ld->a, "catalog "
+			    "figures for '%s' are unverified: %s", pr->id,
+			    pr->note ? pr->note : "");
+			if (pr->unverified_warning == NULL)
+				ld->nomem = true;
+		}
 		p->nproducts++;
 	}
 	qsort(p->products, p->nproducts, sizeof(*p->products), product_cmp);

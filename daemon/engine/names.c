@@ -7,6 +7,8 @@
  * names and no logic, so util still depends on nothing that can fail.
  */
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "tiergate/decision.h"
 #include "tiergate/query.h"
@@ -57,4 +59,39 @@ review_name(enum tg_review r)
 		return "presumption_of_denial";
 	}
 	return NULL;
+}
+
+/* The rule text without its final full stop, for appending. */
+static int
+text_len(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n > 0 && s[n - 1] == '.')
+		n--;
+	return (int)n;
+}
+
+char *
+reason_text(const struct tg_reason *r, char *buf, size_t size)
+{
+	switch (r->qnote) {
+	case TG_QNOTE_WITHIN:
+	case TG_QNOTE_OVER:
+		snprintf(buf, size, "%.*s; %s the %s quota: %.0f used + %.0f "
+		    "%s %.0f", text_len(r->text), r->text,
+		    r->qnote == TG_QNOTE_OVER ? "over" : "within", r->quota,
+		    r->used, r->amount, r->qnote == TG_QNOTE_OVER ? ">" : "<=",
+		    r->limit);
+		break;
+	case TG_QNOTE_EXCEEDS:
+		snprintf(buf, size, "%s does not cover the line: %.0f used + "
+		    "%.0f would exceed the %s limit of %.0f", r->text, r->used,
+		    r->amount, r->quota, r->limit);
+		break;
+	default:
+		snprintf(buf, size, "%s", r->text != NULL ? r->text : "");
+		break;
+	}
+	return buf;
 }

@@ -363,6 +363,36 @@ check_rotation(struct vstate *v, uint64_t seq, const char *payload)
 	    "the key chain does not know", seq);
 }
 
+/* The position the entry after seq claims (0 when none or unreadable):
+ * an entry pushed down by an insertion still claims its old place. */
+static uint64_t
+next_claims(struct vstate *v, uint64_t seq)
+{
+	sqlite3_stmt *st;
+	struct fields f;
+	uint64_t claims = 0;
+
+	if (sqlite3_prepare_v2(v->a->db, "SELECT body FROM entries WHERE "
+	    "seq = ?", -1, &st, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)(seq + 1));
+	if (sqlite3_step(st) == SQLITE_ROW &&
+	    parse_body((const char *)sqlite3_column_text(st, 0), &f))
+		claims = f.seq;
+	sqlite3_finalize(st);
+	return claims;
+}
+
+static bool
+inserted_here(struct vstate *v, uint64_t seq)
+{
+	if (next_claims(v, seq) != seq)
+		return false;
+	damage(v, AUDIT_INSERTED, seq, "entry %" PRIu64 " was inserted: the "
+	    "entry after it holds the original entry %" PRIu64, seq, seq);
+	return true;
+}
+
 /* Classifies an entry whose body claims another position. */
 static void
 misplaced(struct vstate *v, uint64_t seq, uint64_t claims)
@@ -384,6 +414,8 @@ misplaced(struct vstate *v, uint64_t seq, uint64_t claims)
 		damage(v, AUDIT_REORDERED, seq, "entry %" PRIu64 " holds entry "
 		    "%" PRIu64 " and entry %" PRIu64 " holds entry %" PRIu64
 		    ": reordered", seq, claims, claims, seq);
+	else if (claims < seq && inserted_here(v, seq))
+		;	/* a copy of an earlier entry was inserted here */
 	else if (claims < seq)
 		damage(v, AUDIT_INSERTED, seq - 1, "entry %" PRIu64 " holds "
 		    "entry %" PRIu64 ": an entry was inserted before it",
@@ -394,6 +426,21 @@ misplaced(struct vstate *v, uint64_t seq, uint64_t claims)
 		    seq, claims, seq, claims - 1);
 }
 
+/* A decision entry names its decision id in a column (for lookups) and
+ * in the hashed decision; the column must not drift from it. */
+static bool
+decision_id_ok(const char *kind, const char *id, const char *payload)
+{
+	char pat[160];
+
+	if (strcmp(kind, "decision") != 0)
+		return id == NULL;
+	if (id == NULL || strlen(id) > 100)
+		return false;
+	snprintf(pat, sizeof(pat), "\"decision_id\":\"%s\"", id);
+	return strstr(payload, pat) != NULL;
+}
+
 static void
 check_entry(struct vstate *v, sqlite3_stmt *st, uint64_t expect,
     char prev[65])
@@ -401,15 +448,18 @@ check_entry(struct vstate *v, sqlite3_stmt *st, uint64_t expect,
 	uint64_t seq = (uint64_t)sqlite3_column_int64(st, 0);
 	const char *time = (const char *)sqlite3_column_text(st, 1);
 	const char *kind = (const char *)sqlite3_column_text(st, 2);
+	const char *id = (const char *)sqlite3_column_text(st, 3);
 	const char *req = (const char *)sqlite3_column_text(st, 4);
 	const char *pay = (const char *)sqlite3_column_text(st, 5);
 	const char *pack = (const char *)sqlite3_column_text(st, 6);
 	const char *body = (const char *)sqlite3_column_text(st, 7);
 	int reqlen = sqlite3_column_bytes(st, 4);
 	int paylen = sqlite3_column_bytes(st, 5);
+	int bodylen = sqlite3_column_bytes(st, 7);
 	struct fields f;
-	char h[65], rebuilt[1024];
-	merkle_hash leaf;
+	char h[65], stored[65], rebuilt[1024];
+	merkle_hash leaf, sleaf;
+	bool genuine;
 	int blen;
 
 	if (seq != expect) {
@@ -419,14 +469,47 @@ check_entry(struct vstate *v, sqlite3_stmt *st, uint64_t expect,
 	}
 	if (time == NULL || kind == NULL || req == NULL || pay == NULL ||
 	    pack == NULL || body == NULL || !parse_body(body, &f)) {
-		damage(v, AUDIT_MODIFIED, seq, "entry %" PRIu64 ": the entry "
-		    "is malformed", seq);
+		if (!inserted_here(v, seq))
+			damage(v, AUDIT_MODIFIED, seq, "entry %" PRIu64 ": the "
+			    "entry is malformed", seq);
 		return;
 	}
+	/*
+	 * Is the body one tiergate wrote?  Its hash must be the stored one
+	 * and its leaf the one the tree recorded for the place it claims.
+	 * Rows moved whole keep both; a rewritten body keeps neither.
+	 */
+	if (sha_hex(body, (size_t)bodylen, h) != 0 ||
+	    merkle_leaf_hash(body, (size_t)bodylen, leaf) != 0)
+		return;
+	if (sqlite3_column_bytes(st, 8) == 32)
+		hex_encode(sqlite3_column_blob(st, 8), 32, stored);
+	else
+		stored[0] = '\0';
+	genuine = strcmp(stored, h) == 0 &&
+	    stored_node(v, 0, f.seq - 1, sleaf) &&
+	    memcmp(sleaf, leaf, MERKLE_HASH) == 0;
 	if (f.seq != seq) {
-		misplaced(v, seq, f.seq);
+		if (genuine)
+			misplaced(v, seq, f.seq);
+		else if (!inserted_here(v, seq))
+			damage(v, AUDIT_MODIFIED, seq, "entry %" PRIu64 ": the "
+			    "entry was rewritten", seq);
 		return;
 	}
+	if (!genuine) {
+		if (inserted_here(v, seq))
+			return;
+		if (strcmp(stored, h) != 0)
+			damage(v, AUDIT_MODIFIED, seq, "entry %" PRIu64 ": the "
+			    "entry or its stored hash was altered", seq);
+		else
+			damage(v, AUDIT_MODIFIED, seq, "entry %" PRIu64 ": its "
+			    "content no longer matches the leaf recorded when "
+			    "it was written", seq);
+		return;
+	}
+	/* A genuine body: now the parts it commits to. */
 	if (sha_hex(req, (size_t)reqlen, h) != 0 ||
 	    strcmp(h, f.request) != 0) {
 		damage(v, AUDIT_MODIFIED, seq, "entry %" PRIu64 ": the request "
@@ -438,6 +521,15 @@ check_entry(struct vstate *v, sqlite3_stmt *st, uint64_t expect,
 		damage(v, AUDIT_MODIFIED, seq, "entry %" PRIu64 ": the %s "
 		    "does not match its hash", seq, strcmp(kind, "decision") ==
 		    0 ? "decision" : "record");
+		return;
+	}
+	if (!decision_id_ok(kind, id, pay)) {
+		/* A verbatim copy needs a new id to get past the unique
+		 * index: the copy of an entry that sits right after it. */
+		if (!inserted_here(v, seq))
+			damage(v, AUDIT_MODIFIED, seq, "entry %" PRIu64 ": the "
+			    "decision id column does not match the logged "
+			    "decision", seq);
 		return;
 	}
 	if (strcmp(kind, f.kind) != 0 || strcmp(time, f.time) != 0 ||
@@ -453,31 +545,19 @@ check_entry(struct vstate *v, sqlite3_stmt *st, uint64_t expect,
 		    "is not in canonical form", seq);
 		return;
 	}
+	/* Entry seq - 1 passed every check of its own, so a broken link
+	 * is this entry's record of it. */
 	if (strcmp(f.prev, prev) != 0) {
-		damage(v, AUDIT_MODIFIED, seq - 1, "entry %" PRIu64 ": entry %"
-		    PRIu64 " records a different hash for it", seq - 1, seq);
+		damage(v, AUDIT_MODIFIED, seq, "entry %" PRIu64 ": its record "
+		    "of entry %" PRIu64 "'s hash was altered", seq, seq - 1);
 		return;
-	}
-	if (sha_hex(body, (size_t)blen, h) != 0)
-		return;
-	{
-		char stored[65];
-
-		if (sqlite3_column_bytes(st, 8) == 32)
-			hex_encode(sqlite3_column_blob(st, 8), 32, stored);
-		else
-			stored[0] = '\0';
-		if (strcmp(stored, h) != 0) {
-			damage(v, AUDIT_MODIFIED, seq, "entry %" PRIu64 ": the "
-			    "stored entry hash was altered", seq);
-			return;
-		}
 	}
 	if (strcmp(f.kind, "key_rotation") == 0)
 		check_rotation(v, seq, pay);
+	if (sha_hex(body, (size_t)bodylen, h) != 0)
+		return;
 	snprintf(prev, 65, "%s", h);
-	if (merkle_leaf_hash(body, (size_t)blen, leaf) == 0)
-		(void)cr_push(v, leaf, seq);
+	(void)cr_push(v, leaf, seq);
 }
 
 int
@@ -489,6 +569,7 @@ audit_verify(struct tg_audit *a, const uint8_t *trusted_pub,
 	uint64_t expect = 1, next_cp = 0, saved_size = 0, nentries = 0;
 	merkle_hash saved_root, root;
 	const struct vkey *saved_key = NULL;
+	uint8_t file_pub[32];
 	char prev[65];
 	bool have_cp = false, saved_done = false;
 	int rc;
@@ -500,6 +581,18 @@ audit_verify(struct tg_audit *a, const uint8_t *trusted_pub,
 	memset(prev, '0', 64);
 	prev[64] = '\0';
 	pthread_mutex_lock(&a->mu);
+	if (trusted_pub == NULL) {
+		/* Without an explicit anchor, the data dir's public key file
+		 * anchors the chain: a key table rewritten (and the log
+		 * re-signed) by whoever can write the database no longer
+		 * contains it. */
+		char path[4096];
+		struct tg_error e2;
+
+		snprintf(path, sizeof(path), "%s/%s", a->dir, PUB_FILE);
+		if (audit_read_pubkey(path, file_pub, &e2) == 0)
+			trusted_pub = file_pub;
+	}
 	rc = load_keys(&v, trusted_pub, err);
 	if (rc != 0)
 		goto out;

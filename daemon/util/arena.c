@@ -19,7 +19,7 @@
 
 #define ARENA_ALIGN 16
 #define ARENA_DEFAULT_CAP ((size_t)64 << 20)
-#define ARENA_FIRST_BLOCK ((size_t)4 << 10)
+#define ARENA_FIRST_BLOCK ((size_t)16 << 10)
 #define ARENA_MAX_BLOCK ((size_t)1 << 20)
 
 struct arena_block {
@@ -78,23 +78,33 @@ arena_new(size_t cap)
 
 	if (cap == 0)
 		cap = ARENA_DEFAULT_CAP;
-	a = calloc(1, sizeof(*a));
-	if (a == NULL)
-		return NULL;
-	a->cap = cap;
 	first = ARENA_FIRST_BLOCK;
 	while (first > ARENA_ALIGN && block_cost(first) > cap)
 		first /= 2;
 	if (block_cost(first) > cap) {
 		/* A cap too small to hold even one block is a caller bug. */
-		free(a);
 		errno = EINVAL;
 		return NULL;
 	}
-	a->first = block_new(first);
-	if (a->first == NULL) {
-		free(a);
+	/* One allocation for the arena and its first block: a request that
+	 * fits in it costs one malloc and one free. */
+	a = malloc(round_up(sizeof(*a)) + block_cost(first));
+	if (a == NULL)
 		return NULL;
+	memset(a, 0, sizeof(*a));
+	a->cap = cap;
+	{
+		struct arena_block *blk = (struct arena_block *)(void *)
+		    ((unsigned char *)a + round_up(sizeof(*a)));
+		uintptr_t p = (uintptr_t)(blk + 1);
+
+		p = (p + (ARENA_ALIGN - 1)) & ~(uintptr_t)(ARENA_ALIGN - 1);
+		blk->next = NULL;
+		blk->data = (unsigned char *)p;
+		blk->size = first;
+		blk->used = 0;
+		blk->cost = block_cost(first);
+		a->first = blk;
 	}
 	a->head = a->first;
 	a->total = a->first->cost;
@@ -235,7 +245,8 @@ arena_free(struct tg_arena *a)
 		return;
 	for (blk = a->head; blk != NULL; blk = next) {
 		next = blk->next;
-		free(blk);
+		if (blk != a->first)	/* lives inside *a */
+			free(blk);
 	}
 	free(a);
 }

@@ -31,11 +31,27 @@ enum tg_review {
 	TG_REVIEW_DENIAL,	/* presumption_of_denial */
 };
 
+/* How a quota figures in a reason; the sentence is written when the
+ * decision is encoded, not on the hot path. */
+enum tg_quota_note {
+	TG_QNOTE_NONE,
+	TG_QNOTE_WITHIN,	/* "...; within the Q quota: U used + A <= L" */
+	TG_QNOTE_OVER,		/* "...; over the Q quota: U used + A > L" */
+	TG_QNOTE_EXCEEDS,	/* "AUTH does not cover the line: ..." */
+};
+
 struct tg_reason {
 	const char *rule;
 	const char *citation;
-	const char *text;
+	const char *text;		/* the rule's text (TG_QNOTE_EXCEEDS:
+					 * the authorization's name) */
+	enum tg_quota_note qnote;
+	const char *quota;		/* quota name when qnote is set */
+	double used, amount, limit;
 };
+
+/* Writes a reason's full sentence into buf; returns buf. */
+char *reason_text(const struct tg_reason *r, char *buf, size_t size);
 
 struct tg_item_decision {
 	size_t index;

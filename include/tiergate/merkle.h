@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #define MERKLE_HASH 32
-#define MERKLE_PROOF_MAX 64	/* enough for 2^64 leaves */
+#define MERKLE_PROOF_MAX 64	/* any inclusion proof; consistency up to 2^63 */
 
 typedef uint8_t merkle_hash[MERKLE_HASH];
 

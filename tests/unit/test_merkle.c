@@ -234,11 +234,10 @@ enum vec_kind { VEC_INCLUSION, VEC_CONSISTENCY, VEC_SUBTREE };
 
 /* The four fields besides proof and wantErr, in API order. */
 static const struct {
-	const char *dir;
 	const char *a, *b, *h1, *h2;
 } vec_fields[2] = {
-	{ "inclusion", "leafIdx", "treeSize", "leafHash", "root" },
-	{ "consistency", "size1", "size2", "root1", "root2" },
+	{ "leafIdx", "treeSize", "leafHash", "root" },
+	{ "size1", "size2", "root1", "root2" },
 };
 
 /*
@@ -248,9 +247,11 @@ static const struct {
  */
 static const struct {
 	const char *rel;
+	const char *reject;	/* decode_case()'s reason, exactly */
 	const char *why;
 } deviations[] = {
 	{ "consistency/additional/sizes-are-equal-one-and-proof-is-empty.json",
+	  "hash does not decode to 32 bytes",
 	  "wantErr is false but root1 and root2 are 12 bytes "
 	  "(\"don't care 2\"); the Go verifier compares roots with "
 	  "bytes.Equal and accepts any length when size1 == size2, "
@@ -504,9 +505,10 @@ check_file(const char *path, const char *rel, enum vec_kind kind,
 	dev = find_deviation(rel);
 	if (dev >= 0) {
 		st->deviation_seen[dev] = true;
-		if (why != NULL && !vc.want_err) {
-			print_message("note: %s: known deviation: %s (%s)\n",
-			    rel, deviations[dev].why, why);
+		if (why != NULL && strcmp(why, deviations[dev].reject) == 0 &&
+		    !vc.want_err) {
+			print_message("note: %s: known deviation: %s\n", rel,
+			    deviations[dev].why);
 			return;
 		}
 		print_error("FAIL %s: listed as a deviation but no longer "
@@ -617,10 +619,13 @@ test_vectors(void **state)
 	len = snprintf(base, sizeof(base), "%s/testdata/merkle/testdata",
 	    shared);
 	assert_true(len > 0 && (size_t)len < sizeof(base));
-	if (stat(base, &sb) != 0 || !S_ISDIR(sb.st_mode))
+	if (stat(base, &sb) != 0)
 		fail_msg("merkle test vectors missing: '%s': %s (set "
 		    "TIERGATE_SHARED, or run from the repository root)",
 		    base, strerror(errno));
+	if (!S_ISDIR(sb.st_mode))
+		fail_msg("merkle test vectors missing: '%s' is not a "
+		    "directory", base);
 
 	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
 		len = snprintf(dir, sizeof(dir), "%s/%s", base, dirs[i].dir);
