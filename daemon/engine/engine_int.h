@@ -305,7 +305,17 @@ struct tg_pack {
 	size_t nproducts;
 
 	size_t nmemo;			/* rules whose truth is per decision */
+
+	/* Indexes built after loading, so evaluation visits only the rules
+	 * that can apply: classification and item red flags by item kind,
+	 * requirements and authorizations by ECCN.  Pack order is kept. */
+	struct ruleidx {
+		uint16_t *v;
+		size_t n;
+	} class_by_kind[4], flag_by_kind[4], *req_by_eccn, *auth_by_eccn;
 };
+
+int pack_index(struct tg_pack *p);	/* loader.c */
 
 /* ---- compiler (expr.c) -------------------------------------------------- */
 

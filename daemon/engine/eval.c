@@ -358,11 +358,13 @@ classify(struct run *r, size_t i, struct tg_item_decision *id)
 	const struct tg_pack *p = r->p;
 	char ptr[64];
 
-	for (size_t k = 0; k < p->nclasses; k++) {
-		const struct class_rule *cr = &p->classes[k];
+	const struct ruleidx *x = &p->class_by_kind[r->cx.item->kind];
+
+	for (size_t j = 0; j < x->n; j++) {
+		const struct class_rule *cr = &p->classes[x->v[j]];
 		int t;
 
-		if (!active(&cr->c, r->cx.date) || !kind_ok(&cr->c, r->cx.item))
+		if (!active(&cr->c, r->cx.date))
 			continue;
 		t = rule_truth(r, &cr->c);
 		if (t < 0) {
@@ -389,12 +391,16 @@ static int
 require(struct run *r, struct tg_item_decision *id, uint32_t *allows)
 {
 	const struct tg_pack *p = r->p;
+	const struct ruleidx *x;
 	int matched = 0, rc, t;
 
 	*allows = ~0u;
 	id->review = TG_REVIEW_NONE;
-	for (size_t k = 0; k < p->nreqs; k++) {
-		const struct req_rule *rq = &p->reqs[k];
+	if (r->cx.is->eccn_idx < 0)
+		return 0;
+	x = &p->req_by_eccn[r->cx.is->eccn_idx];
+	for (size_t j = 0; j < x->n; j++) {
+		const struct req_rule *rq = &p->reqs[x->v[j]];
 		enum tg_review rv = rq->review;
 		struct tg_reason qr, *qrp = NULL;
 
@@ -459,8 +465,13 @@ authorize(struct run *r, struct tg_item_decision *id, uint32_t allows)
 	const struct tg_pack *p = r->p;
 	int rc;
 
-	for (size_t k = 0; k < p->nauthz; k++) {
-		const struct auth_rule *ar = &p->authz[k];
+	const struct ruleidx *x;
+
+	if (r->cx.is->eccn_idx < 0)
+		return 0;
+	x = &p->auth_by_eccn[r->cx.is->eccn_idx];
+	for (size_t j = 0; j < x->n; j++) {
+		const struct auth_rule *ar = &p->authz[x->v[j]];
 		struct qtrack *t = NULL;
 		double amount = 0, base;
 
@@ -509,14 +520,14 @@ red_flags_item(struct run *r, size_t i, struct tg_item_decision *id)
 {
 	const struct tg_pack *p = r->p;
 
-	for (size_t k = 0; k < p->nflags; k++) {
-		const struct flag_rule *fr = &p->flags[k];
-		struct tg_red_flag *f;
+	const struct ruleidx *x = &p->flag_by_kind[r->cx.item->kind];
 
+	for (size_t j = 0; j < x->n; j++) {
+		const struct flag_rule *fr = &p->flags[x->v[j]];
+		struct tg_red_flag *f;
 		int t;
 
-		if (fr->scope != FS_ITEM || !active(&fr->c, r->cx.date) ||
-		    !kind_ok(&fr->c, r->cx.item))
+		if (!active(&fr->c, r->cx.date))
 			continue;
 		/* A red flag is raised only when its condition holds: red
 		 * flags test optional facts (a product id, a purpose), and

@@ -1628,6 +1628,71 @@ collect(const char *const *paths, size_t npaths, char ***out, size_t *nout,
 	return 0;
 }
 
+static int
+idx_add(struct tg_pack *p, struct ruleidx *x, size_t cap, size_t k)
+{
+	if (x->v == NULL) {
+		x->v = arena_alloc(p->arena, (cap + 1) * sizeof(*x->v));
+		if (x->v == NULL)
+			return -ENOMEM;
+	}
+	x->v[x->n++] = (uint16_t)k;
+	return 0;
+}
+
+static bool
+set_has(const struct eccn_set *s, size_t e)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if ((size_t)s->v[i] == e)
+			return true;
+	return false;
+}
+
+int
+pack_index(struct tg_pack *p)
+{
+	if (p->nclasses > UINT16_MAX || p->nreqs > UINT16_MAX ||
+	    p->nauthz > UINT16_MAX || p->nflags > UINT16_MAX)
+		return TG_ETOOBIG;
+	for (size_t kind = 0; kind < 4; kind++) {
+		for (size_t k = 0; k < p->nclasses; k++) {
+			const struct rule_common *c = &p->classes[k].c;
+
+			if ((c->kinds == 0 || (c->kinds & (1u << kind))) &&
+			    idx_add(p, &p->class_by_kind[kind], p->nclasses,
+			    k) != 0)
+				return -ENOMEM;
+		}
+		for (size_t k = 0; k < p->nflags; k++) {
+			const struct rule_common *c = &p->flags[k].c;
+
+			if (p->flags[k].scope == FS_ITEM &&
+			    (c->kinds == 0 || (c->kinds & (1u << kind))) &&
+			    idx_add(p, &p->flag_by_kind[kind], p->nflags,
+			    k) != 0)
+				return -ENOMEM;
+		}
+	}
+	p->req_by_eccn = arena_zalloc(p->arena,
+	    (p->neccns + 1) * sizeof(*p->req_by_eccn));
+	p->auth_by_eccn = arena_zalloc(p->arena,
+	    (p->neccns + 1) * sizeof(*p->auth_by_eccn));
+	if (p->req_by_eccn == NULL || p->auth_by_eccn == NULL)
+		return -ENOMEM;
+	for (size_t e = 0; e < p->neccns; e++) {
+		for (size_t k = 0; k < p->nreqs; k++)
+			if (set_has(&p->reqs[k].eccns, e) &&
+			    idx_add(p, &p->req_by_eccn[e], p->nreqs, k) != 0)
+				return -ENOMEM;
+		for (size_t k = 0; k < p->nauthz; k++)
+			if (set_has(&p->authz[k].eccns, e) &&
+			    idx_add(p, &p->auth_by_eccn[e], p->nauthz, k) != 0)
+				return -ENOMEM;
+	}
+	return 0;
+}
+
 /* Compiles n YAML buffers into a pack (the core of both loaders). */
 static int
 load_all(const char *const *names, const char *const *bufs,
@@ -1693,6 +1758,9 @@ load_all(const char *const *names, const char *const *bufs,
 		rc = TG_ERULES;
 		goto out;
 	}
+	rc = pack_index(p);
+	if (rc != 0)
+		goto out;
 	if (EVP_DigestFinal_ex(md, dig, NULL) != 1) {
 		rc = TG_ECRYPTO;
 		goto out;
