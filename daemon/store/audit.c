@@ -1,7 +1,7 @@
 /*
  * audit.c: writing and reading the signed audit log (see audit.h).
  *
- * Schema (user_version 1):
+ * Schema (user_version 2; v2 added reservations and licenses):
  *   meta(k, v)                 origin and log id
  *   keys(key_id, public_key, first_seq, created)
  *                              the key chain: a key signs the checkpoints
@@ -12,6 +12,11 @@
  *   tree(level, idx, hash)     every complete subtree: 2^level leaves from
  *                              idx * 2^level; proofs need O(log n) reads
  *   checkpoints(size, root, note, time)
+ *   reservations(seq, decision_id, quota, key, period, amount, void_seq)
+ *                              quota use made by binding decisions, and
+ *                              license depletion; released by voids
+ *   licenses(number, country, tpp, quantity, valid_until, consignee, eccn,
+ *            seq, revoked_seq) registered export licenses
  *
  * Invariants: entries are 1..n without gaps; tree holds exactly the complete
  * subtrees of n leaves; the checkpoint of size n is written in the same
@@ -33,7 +38,7 @@
 #include "tiergate/util.h"
 
 #define BUSY_TIMEOUT_MS 5000
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
 static const char schema_v1[] =
     "CREATE TABLE meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);"
@@ -49,6 +54,20 @@ static const char schema_v1[] =
     " hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID;"
     "CREATE TABLE checkpoints (size INTEGER PRIMARY KEY, root BLOB NOT NULL,"
     " note TEXT NOT NULL, time TEXT NOT NULL);";
+
+/* v2: the quota and license ledger.  A reservation belongs to the entry
+ * that made it; a void marks it released (void_seq: the void entry). */
+static const char schema_v2[] =
+    "CREATE TABLE reservations (seq INTEGER NOT NULL REFERENCES entries(seq),"
+    " decision_id TEXT, quota TEXT NOT NULL, key TEXT NOT NULL,"
+    " period TEXT NOT NULL, amount REAL NOT NULL, void_seq INTEGER"
+    " REFERENCES entries(seq));"
+    "CREATE INDEX reservations_quota ON reservations(quota, key, period);"
+    "CREATE INDEX reservations_decision ON reservations(decision_id);"
+    "CREATE TABLE licenses (number TEXT PRIMARY KEY, country TEXT NOT NULL,"
+    " tpp REAL, quantity INTEGER, valid_until TEXT NOT NULL,"
+    " consignee TEXT, eccn TEXT, seq INTEGER NOT NULL REFERENCES"
+    " entries(seq), revoked_seq INTEGER REFERENCES entries(seq));";
 
 int
 store_sqlite_error(struct tg_error *err, sqlite3 *db, int rc,
@@ -126,10 +145,12 @@ migrate(struct tg_audit *a, struct tg_error *err)
 	rc = exec(a, "BEGIN IMMEDIATE", err);
 	if (rc != 0)
 		return rc;
-	if (v == 0)
+	if (v < 1)
 		rc = exec(a, schema_v1, err);
+	if (rc == 0 && v < 2)
+		rc = exec(a, schema_v2, err);
 	if (rc == 0)
-		rc = exec(a, "PRAGMA user_version = 1", err);
+		rc = exec(a, "PRAGMA user_version = 2", err);
 	if (rc == 0)
 		return exec(a, "COMMIT", err);
 	sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
@@ -618,135 +639,323 @@ fill_proof(struct tg_audit *a, struct tree_ctx *t, struct audit_receipt *r,
 	return 0;
 }
 
-static int
-append_locked(struct tg_audit *a, const struct audit_in *in, size_t n,
-    struct audit_receipt *out, EVP_PKEY *const *keys,
-    const uint8_t (*pubs)[32], size_t nkeys, struct tg_error *err)
+/* ---- transactions ------------------------------------------------------ */
+
+/*
+ * One write transaction: BEGIN IMMEDIATE under the log's mutex, any
+ * number of entries (each with its reservations), then one checkpoint and
+ * one COMMIT.  Reads made through the transaction (quota use, licenses)
+ * see its own writes, so a commit group can decide one request after
+ * another without ever over-allocating.
+ */
+struct audit_tx {
+	struct tg_audit *a;
+	sqlite3_stmt *ins, *tins, *rins, *used;
+	struct tree_ctx t;
+	uint64_t seq;			/* of the last entry */
+	char prev[65];
+	char now[AUDIT_TIME_LEN + 1];
+	struct audit_receipt *r;	/* one per appended entry */
+	size_t nr, capr;
+	EVP_PKEY *const *keys;
+	const uint8_t (*pubs)[32];
+	size_t nkeys;
+};
+
+static void
+tx_free(struct audit_tx *tx)
 {
-	sqlite3_stmt *ins = NULL, *tins = NULL;
-	struct tree_ctx t = { 0 };
-	char prev[65], now[AUDIT_TIME_LEN + 1], body[1024];
-	char note[NOTE_MAX];
-	uint64_t seq;
-	size_t done = 0;
+	sqlite3_finalize(tx->ins);
+	sqlite3_finalize(tx->tins);
+	sqlite3_finalize(tx->rins);
+	sqlite3_finalize(tx->used);
+	sqlite3_finalize(tx->t.get);
+	for (size_t i = 0; i < tx->nr; i++)
+		audit_receipt_release(&tx->r[i]);
+	free(tx->r);
+	pthread_mutex_unlock(&tx->a->mu);
+	free(tx);
+}
+
+static int
+tx_begin(struct tg_audit *a, EVP_PKEY *const *keys, const uint8_t (*pubs)[32],
+    size_t nkeys, struct audit_tx **out, struct tg_error *err)
+{
+	struct audit_tx *tx;
 	int rc;
 
+	*out = NULL;
 	if (a->readonly || a->key == NULL)
 		return tg_error_set(err, TG_EIO, "the audit log is open "
 		    "read-only");
-	for (size_t i = 0; i < n; i++)
-		if (!kind_ok(in[i].kind) || (in[i].pack_sha256 != NULL &&
-		    !hex64_ok(in[i].pack_sha256)))
-			return tg_error_set(err, TG_EINVAL, "bad audit entry "
-			    "kind or pack hash");
+	tx = calloc(1, sizeof(*tx));
+	if (tx == NULL)
+		return tg_error_set(err, -ENOMEM, "out of memory");
+	pthread_mutex_lock(&a->mu);
+	tx->a = a;
+	tx->keys = keys;
+	tx->pubs = pubs;
+	tx->nkeys = nkeys;
 	rc = exec(a, "BEGIN IMMEDIATE", err);
-	if (rc != 0)
+	if (rc != 0) {
+		pthread_mutex_unlock(&a->mu);
+		free(tx);
 		return rc;
-	rc = tree_open(a, &t, err);
+	}
+	rc = tree_open(a, &tx->t, err);
 	if (rc == 0)
 		rc = prepare(a, "INSERT INTO entries (seq, time, kind, "
 		    "decision_id, request, payload, pack_sha256, body, "
-		    "entry_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", &ins, err);
+		    "entry_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", &tx->ins,
+		    err);
 	if (rc == 0)
 		rc = prepare(a, "INSERT INTO tree (level, idx, hash) VALUES "
-		    "(?, ?, ?)", &tins, err);
+		    "(?, ?, ?)", &tx->tins, err);
 	if (rc == 0)
-		rc = last_entry(a, &seq, prev, err);
-	if (rc != 0)
-		goto out;
-	time_now(now);
-	for (size_t i = 0; i < n; i++) {
-		struct audit_receipt *r = &out[i];
-		unsigned char eh[32];
-		merkle_hash leaf;
-		unsigned int dl = 0;
-		int blen;
+		rc = prepare(a, "INSERT INTO reservations (seq, decision_id, "
+		    "quota, key, period, amount) VALUES (?, ?, ?, ?, ?, ?)",
+		    &tx->rins, err);
+	if (rc == 0)
+		rc = prepare(a, "SELECT coalesce(sum(amount), 0) FROM "
+		    "reservations WHERE quota = ? AND key = ? AND period = ? "
+		    "AND void_seq IS NULL", &tx->used, err);
+	if (rc == 0)
+		rc = last_entry(a, &tx->seq, tx->prev, err);
+	if (rc != 0) {
+		sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+		tx_free(tx);
+		return rc;
+	}
+	time_now(tx->now);
+	*out = tx;
+	return 0;
+}
 
-		memset(r, 0, sizeof(*r));
-		r->seq = ++seq;
-		snprintf(r->kind, sizeof(r->kind), "%s", in[i].kind);
-		snprintf(r->time, sizeof(r->time), "%s", now);
-		snprintf(r->prev, sizeof(r->prev), "%s", prev);
-		snprintf(r->pack_sha256, sizeof(r->pack_sha256), "%s",
-		    in[i].pack_sha256 ? in[i].pack_sha256 : "");
-		if (sha256_hex(in[i].request, in[i].request_len,
-		    r->request_sha256) != 0 ||
-		    sha256_hex(in[i].payload, in[i].payload_len,
-		    r->payload_sha256) != 0) {
-			rc = tg_error_set(err, TG_ECRYPTO, "SHA-256 failed");
-			goto out;
-		}
-		blen = audit_entry_text(r->kind, r->pack_sha256,
-		    r->payload_sha256, r->prev, r->request_sha256, r->seq,
-		    r->time, body, sizeof(body));
-		if (blen < 0 || EVP_Digest(body, (size_t)blen, eh, &dl,
-		    EVP_sha256(), NULL) != 1 ||
-		    merkle_leaf_hash(body, (size_t)blen, leaf) != 0) {
-			rc = tg_error_set(err, TG_ECRYPTO, "cannot hash the "
-			    "entry");
-			goto out;
-		}
-		hex_encode(eh, 32, r->entry_hash);
-		sqlite3_reset(ins);
-		sqlite3_bind_int64(ins, 1, (sqlite3_int64)r->seq);
-		sqlite3_bind_text(ins, 2, r->time, -1, SQLITE_STATIC);
-		sqlite3_bind_text(ins, 3, r->kind, -1, SQLITE_STATIC);
-		if (in[i].decision_id != NULL)
-			sqlite3_bind_text(ins, 4, in[i].decision_id, -1,
+int
+audit_tx_begin(struct tg_audit *a, struct audit_tx **out,
+    struct tg_error *err)
+{
+	return tx_begin(a, &a->key, (const uint8_t (*)[32])a->pub, 1, out,
+	    err);
+}
+
+void
+audit_tx_abort(struct audit_tx *tx)
+{
+	if (tx == NULL)
+		return;
+	sqlite3_exec(tx->a->db, "ROLLBACK", NULL, NULL, NULL);
+	tx_free(tx);
+}
+
+struct tg_audit *
+audit_tx_log(struct audit_tx *tx)
+{
+	return tx->a;
+}
+
+int
+audit_tx_used(struct audit_tx *tx, const char *quota, const char *key,
+    const char *period, double *out)
+{
+	int rc;
+
+	*out = 0;
+	sqlite3_reset(tx->used);
+	sqlite3_bind_text(tx->used, 1, quota, -1, SQLITE_STATIC);
+	sqlite3_bind_text(tx->used, 2, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(tx->used, 3, period, -1, SQLITE_STATIC);
+	rc = sqlite3_step(tx->used);
+	if (rc != SQLITE_ROW)
+		return TG_EIO;
+	*out = sqlite3_column_double(tx->used, 0);
+	sqlite3_reset(tx->used);
+	return 0;
+}
+
+int
+audit_tx_append(struct audit_tx *tx, const struct audit_in *in,
+    const struct audit_reserve *res, size_t nres, uint64_t *seq_out,
+    struct tg_error *err)
+{
+	struct tg_audit *a = tx->a;
+	struct audit_receipt *r;
+	char body[1024];
+	unsigned char eh[32];
+	merkle_hash leaf;
+	unsigned int dl = 0;
+	int blen, rc;
+
+	if (!kind_ok(in->kind) || (in->pack_sha256 != NULL &&
+	    !hex64_ok(in->pack_sha256)))
+		return tg_error_set(err, TG_EINVAL, "bad audit entry kind or "
+		    "pack hash");
+	if (tx->nr == tx->capr) {
+		size_t cap = tx->capr ? tx->capr * 2 : 8;
+		struct audit_receipt *v = realloc(tx->r, cap * sizeof(*v));
+
+		if (v == NULL)
+			return tg_error_set(err, -ENOMEM, "out of memory");
+		tx->r = v;
+		tx->capr = cap;
+	}
+	r = &tx->r[tx->nr];
+	memset(r, 0, sizeof(*r));
+	r->seq = tx->seq + 1;
+	snprintf(r->kind, sizeof(r->kind), "%s", in->kind);
+	snprintf(r->time, sizeof(r->time), "%s", tx->now);
+	snprintf(r->prev, sizeof(r->prev), "%s", tx->prev);
+	snprintf(r->pack_sha256, sizeof(r->pack_sha256), "%s",
+	    in->pack_sha256 ? in->pack_sha256 : "");
+	if (sha256_hex(in->request, in->request_len, r->request_sha256) != 0 ||
+	    sha256_hex(in->payload, in->payload_len, r->payload_sha256) != 0)
+		return tg_error_set(err, TG_ECRYPTO, "SHA-256 failed");
+	blen = audit_entry_text(r->kind, r->pack_sha256, r->payload_sha256,
+	    r->prev, r->request_sha256, r->seq, r->time, body, sizeof(body));
+	if (blen < 0 || EVP_Digest(body, (size_t)blen, eh, &dl, EVP_sha256(),
+	    NULL) != 1 || merkle_leaf_hash(body, (size_t)blen, leaf) != 0)
+		return tg_error_set(err, TG_ECRYPTO, "cannot hash the entry");
+	hex_encode(eh, 32, r->entry_hash);
+	/* Savepoint: a failed entry leaves the group as it was. */
+	rc = exec(a, "SAVEPOINT entry", err);
+	if (rc != 0)
+		return rc;
+	sqlite3_reset(tx->ins);
+	sqlite3_bind_int64(tx->ins, 1, (sqlite3_int64)r->seq);
+	sqlite3_bind_text(tx->ins, 2, r->time, -1, SQLITE_STATIC);
+	sqlite3_bind_text(tx->ins, 3, r->kind, -1, SQLITE_STATIC);
+	if (in->decision_id != NULL)
+		sqlite3_bind_text(tx->ins, 4, in->decision_id, -1,
+		    SQLITE_STATIC);
+	else
+		sqlite3_bind_null(tx->ins, 4);
+	sqlite3_bind_text(tx->ins, 5, in->request, (int)in->request_len,
+	    SQLITE_STATIC);
+	sqlite3_bind_text(tx->ins, 6, in->payload, (int)in->payload_len,
+	    SQLITE_STATIC);
+	sqlite3_bind_text(tx->ins, 7, r->pack_sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_text(tx->ins, 8, body, blen, SQLITE_STATIC);
+	sqlite3_bind_blob(tx->ins, 9, eh, 32, SQLITE_STATIC);
+	rc = sqlite3_step(tx->ins);
+	if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+		rc = tg_error_set(err, TG_EINVAL, "decision id '%s' is already "
+		    "in the audit log", in->decision_id ? in->decision_id : "");
+		goto fail;
+	}
+	if (rc != SQLITE_DONE) {
+		rc = store_sqlite_error(err, a->db, rc, "audit log");
+		goto fail;
+	}
+	if (tree_add(&tx->t, tx->tins, r->seq - 1, leaf) != 0) {
+		rc = store_sqlite_error(err, a->db, sqlite3_errcode(a->db),
+		    "audit tree");
+		goto fail;
+	}
+	for (size_t i = 0; i < nres; i++) {
+		sqlite3_reset(tx->rins);
+		sqlite3_bind_int64(tx->rins, 1, (sqlite3_int64)r->seq);
+		if (in->decision_id != NULL)
+			sqlite3_bind_text(tx->rins, 2, in->decision_id, -1,
 			    SQLITE_STATIC);
 		else
-			sqlite3_bind_null(ins, 4);
-		sqlite3_bind_text(ins, 5, in[i].request,
-		    (int)in[i].request_len, SQLITE_STATIC);
-		sqlite3_bind_text(ins, 6, in[i].payload,
-		    (int)in[i].payload_len, SQLITE_STATIC);
-		sqlite3_bind_text(ins, 7, r->pack_sha256, -1, SQLITE_STATIC);
-		sqlite3_bind_text(ins, 8, body, blen, SQLITE_STATIC);
-		sqlite3_bind_blob(ins, 9, eh, 32, SQLITE_STATIC);
-		rc = sqlite3_step(ins);
-		if ((rc & 0xff) == SQLITE_CONSTRAINT) {
-			rc = tg_error_set(err, TG_EINVAL, "decision id '%s' "
-			    "is already in the audit log", in[i].decision_id ?
-			    in[i].decision_id : "");
-			goto out;
-		}
+			sqlite3_bind_null(tx->rins, 2);
+		sqlite3_bind_text(tx->rins, 3, res[i].quota, -1,
+		    SQLITE_STATIC);
+		sqlite3_bind_text(tx->rins, 4, res[i].key, -1, SQLITE_STATIC);
+		sqlite3_bind_text(tx->rins, 5, res[i].period, -1,
+		    SQLITE_STATIC);
+		sqlite3_bind_double(tx->rins, 6, res[i].amount);
+		rc = sqlite3_step(tx->rins);
 		if (rc != SQLITE_DONE) {
-			rc = store_sqlite_error(err, a->db, rc, "audit log");
-			goto out;
+			rc = store_sqlite_error(err, a->db, rc, "ledger");
+			goto fail;
 		}
-		if (tree_add(&t, tins, r->seq - 1, leaf) != 0) {
-			rc = store_sqlite_error(err, a->db,
-			    sqlite3_errcode(a->db), "audit tree");
-			goto out;
-		}
-		snprintf(prev, sizeof(prev), "%s", r->entry_hash);
-		done++;
 	}
-	rc = checkpoint_write(a, &t, seq, keys, pubs, nkeys, note,
-	    sizeof(note), err);
+	rc = exec(a, "RELEASE entry", err);
 	if (rc != 0)
-		goto out;
-	rc = exec(a, "COMMIT", err);
+		goto fail;
+	tx->seq = r->seq;
+	snprintf(tx->prev, sizeof(tx->prev), "%s", r->entry_hash);
+	tx->nr++;
+	if (seq_out != NULL)
+		*seq_out = r->seq;
+	return 0;
+fail:
+	sqlite3_exec(a->db, "ROLLBACK TO entry; RELEASE entry", NULL, NULL,
+	    NULL);
+	return rc;
+}
+
+int
+audit_tx_exec(struct audit_tx *tx, const char *sql, const char *const *text,
+    size_t ntext, const int64_t *ints, size_t nints, int *changes,
+    struct tg_error *err)
+{
+	sqlite3_stmt *st;
+	int rc, k = 1;
+
+	rc = prepare(tx->a, sql, &st, err);
 	if (rc != 0)
-		goto out;
+		return rc;
+	for (size_t i = 0; i < ntext; i++, k++) {
+		if (text[i] != NULL)
+			sqlite3_bind_text(st, k, text[i], -1, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(st, k);
+	}
+	for (size_t i = 0; i < nints; i++, k++)
+		sqlite3_bind_int64(st, k, (sqlite3_int64)ints[i]);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		return tg_error_set(err, TG_EINVAL, "already exists");
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return store_sqlite_error(err, tx->a->db, rc, "ledger");
+	if (changes != NULL)
+		*changes = sqlite3_changes(tx->a->db);
+	return 0;
+}
+
+int
+audit_tx_commit(struct audit_tx *tx, struct audit_receipt *out, size_t n,
+    struct tg_error *err)
+{
+	struct tg_audit *a = tx->a;
+	char note[NOTE_MAX];
+	int rc;
+
+	if (n != tx->nr) {
+		audit_tx_abort(tx);
+		return tg_error_set(err, TG_EINTERNAL, "commit expects %zu "
+		    "receipts, the group has %zu entries", n, tx->nr);
+	}
+	if (tx->nr == 0) {
+		rc = exec(a, "COMMIT", err);
+		if (rc != 0)
+			sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+		tx_free(tx);
+		return rc;
+	}
+	rc = checkpoint_write(a, &tx->t, tx->seq, tx->keys, tx->pubs,
+	    tx->nkeys, note, sizeof(note), err);
+	if (rc == 0)
+		rc = exec(a, "COMMIT", err);
+	if (rc != 0) {
+		audit_tx_abort(tx);
+		return rc;
+	}
 	/* Committed and synced: from here on the entries exist whatever
 	 * happens; build the receipts. */
-	for (size_t i = 0; i < n; i++) {
-		rc = fill_proof(a, &t, &out[i], seq, note, err);
-		if (rc != 0) {
-			for (size_t k = 0; k <= i; k++)
-				audit_receipt_release(&out[k]);
-			goto done;
-		}
+	for (size_t i = 0; i < tx->nr; i++) {
+		rc = fill_proof(a, &tx->t, &tx->r[i], tx->seq, note, err);
+		if (rc != 0)
+			break;
 	}
-	goto done;
-out:
-	sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
-	(void)done;
-done:
-	sqlite3_finalize(ins);
-	sqlite3_finalize(tins);
-	sqlite3_finalize(t.get);
+	if (rc == 0) {
+		memcpy(out, tx->r, tx->nr * sizeof(*out));
+		tx->nr = 0;	/* ownership of the checkpoints moved */
+	}
+	tx_free(tx);
 	return rc;
 }
 
@@ -754,15 +963,22 @@ int
 audit_append(struct tg_audit *a, const struct audit_in *in, size_t n,
     struct audit_receipt *out, struct tg_error *err)
 {
+	struct audit_tx *tx;
 	int rc;
 
 	if (n == 0)
 		return 0;
-	pthread_mutex_lock(&a->mu);
-	rc = append_locked(a, in, n, out, &a->key,
-	    (const uint8_t (*)[32])a->pub, 1, err);
-	pthread_mutex_unlock(&a->mu);
-	return rc;
+	rc = audit_tx_begin(a, &tx, err);
+	if (rc != 0)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		rc = audit_tx_append(tx, &in[i], NULL, 0, NULL, err);
+		if (rc != 0) {
+			audit_tx_abort(tx);
+			return rc;
+		}
+	}
+	return audit_tx_commit(tx, out, n, err);
 }
 
 /* ---- reading -------------------------------------------------------------- */
@@ -1030,26 +1246,41 @@ audit_keygen(const char *data_dir, char key_id[65], struct tg_error *err)
 	memcpy(pubs[0], a->pub, 32);
 	keys[0] = a->key;
 	keys[1] = nk;
-	pthread_mutex_lock(&a->mu);
-	/* The key table change rides in its own transaction after the
-	 * entry: the rotation entry's checkpoint is signed by both keys,
-	 * and the new key signs from the next entry on. */
-	rc = append_locked(a, &in, 1, &r, keys, (const uint8_t (*)[32])pubs,
-	    2, err);
-	if (rc == 0) {
-		audit_receipt_release(&r);
-		rc = prepare(a, "INSERT INTO keys (key_id, public_key, "
-		    "first_seq, created) VALUES (?, ?, ?, ?)", &st, err);
+	/* The rotation entry's checkpoint is signed by both keys, and the
+	 * new key is in the key table from that entry on; both in one
+	 * transaction. */
+	{
+		struct audit_tx *tx;
+		uint64_t rseq = 0;
+
+		rc = tx_begin(a, keys, (const uint8_t (*)[32])pubs, 2, &tx,
+		    err);
+		if (rc == 0)
+			rc = audit_tx_append(tx, &in, NULL, 0, &rseq, err);
 		if (rc == 0) {
-			sqlite3_bind_text(st, 1, newid, -1, SQLITE_STATIC);
-			sqlite3_bind_blob(st, 2, pubs[1], 32, SQLITE_STATIC);
-			sqlite3_bind_int64(st, 3, (sqlite3_int64)r.seq);
-			sqlite3_bind_text(st, 4, r.time, -1, SQLITE_STATIC);
-			if (sqlite3_step(st) != SQLITE_DONE)
-				rc = store_sqlite_error(err, a->db, 0, "keys");
+			rc = prepare(a, "INSERT INTO keys (key_id, public_key, "
+			    "first_seq, created) VALUES (?, ?, ?, ?)", &st,
+			    err);
+			if (rc == 0) {
+				sqlite3_bind_text(st, 1, newid, -1,
+				    SQLITE_STATIC);
+				sqlite3_bind_blob(st, 2, pubs[1], 32,
+				    SQLITE_STATIC);
+				sqlite3_bind_int64(st, 3, (sqlite3_int64)rseq);
+				sqlite3_bind_text(st, 4, tx->now, -1,
+				    SQLITE_STATIC);
+				if (sqlite3_step(st) != SQLITE_DONE)
+					rc = store_sqlite_error(err, a->db, 0,
+					    "keys");
+			}
 		}
+		if (rc == 0)
+			rc = audit_tx_commit(tx, &r, 1, err);
+		else if (tx != NULL)
+			audit_tx_abort(tx);
+		if (rc == 0)
+			audit_receipt_release(&r);
 	}
-	pthread_mutex_unlock(&a->mu);
 	if (rc != 0)
 		goto out;
 	snprintf(oldpath, sizeof(oldpath), "%s/signing-%.16s.key.retired",

@@ -100,6 +100,49 @@ void audit_receipt_release(struct audit_receipt *r);
 int audit_append(struct tg_audit *a, const struct audit_in *in, size_t n,
     struct audit_receipt *out, struct tg_error *err);
 
+/* ---- write transactions (commit groups) --------------------------------- */
+
+/* A quota reservation made by an entry: amount of quota/key/period. */
+struct audit_reserve {
+	const char *quota;
+	const char *key;
+	const char *period;
+	double amount;
+};
+
+struct audit_tx;
+
+/*
+ * Starts a commit group: takes the log's lock and BEGIN IMMEDIATE (so
+ * other processes wait too).  Everything read through the transaction sees
+ * its own writes, which is what keeps concurrent binding decisions from
+ * over-allocating a quota: each is decided, in turn, on the balance left by
+ * the ones before it.  End it with audit_tx_commit or audit_tx_abort.
+ */
+int audit_tx_begin(struct tg_audit *a, struct audit_tx **out,
+    struct tg_error *err);
+/* Reserved (not voided) amount of quota/key/period, this group included. */
+int audit_tx_used(struct audit_tx *tx, const char *quota, const char *key,
+    const char *period, double *out);
+/* Appends one entry and its reservations (all or nothing).  *seq gets
+ * its sequence number.  On failure the group is as before the call. */
+int audit_tx_append(struct audit_tx *tx, const struct audit_in *in,
+    const struct audit_reserve *res, size_t nres, uint64_t *seq,
+    struct tg_error *err);
+/* Runs one statement of the ledger inside the group (bound text then
+ * integer parameters); *changes gets the rows changed.  TG_EINVAL for a
+ * constraint violation. */
+int audit_tx_exec(struct audit_tx *tx, const char *sql,
+    const char *const *text, size_t ntext, const int64_t *ints, size_t nints,
+    int *changes, struct tg_error *err);
+/* Signs the checkpoint, commits (one fsync) and fills one receipt per
+ * appended entry (n must be their number).  Frees tx either way; on
+ * failure nothing of the group exists. */
+int audit_tx_commit(struct audit_tx *tx, struct audit_receipt *out,
+    size_t n, struct tg_error *err);
+void audit_tx_abort(struct audit_tx *tx);	/* NULL is a no-op */
+struct tg_audit *audit_tx_log(struct audit_tx *tx);
+
 /* The latest signed checkpoint (malloc'd note text; caller frees), or
  * NULL with *size 0 when the log is empty. */
 int audit_checkpoint(struct tg_audit *a, char **note, uint64_t *size,

@@ -37,6 +37,8 @@
  */
 #define _GNU_SOURCE		/* sched_setaffinity, sched_getcpu, nftw */
 
+#include <sys/vfs.h>
+
 #include <errno.h>
 #include <ftw.h>
 #include <inttypes.h>
@@ -69,6 +71,7 @@
 #define BULK_CHUNK (1024 * 1024)
 #define TARGET_VERIFY 0.3
 #define MB 1e6
+#define TMPFS_MAGIC_NR 0x01021994	/* statfs f_type of tmpfs */
 
 #define REQ_MAX 1024
 #define PAY_MAX 4096
@@ -190,12 +193,19 @@ rm_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
 	return 0;
 }
 
+/* Removes a file or a directory tree under tmpdir. */
+static void
+rm_tree(const char *path)
+{
+	(void)nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static void
 cleanup(void)
 {
 	if (tmpdir[0] == '\0')
 		return;
-	(void)nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	rm_tree(tmpdir);
 	tmpdir[0] = '\0';
 }
 
@@ -386,7 +396,7 @@ append_group(struct tg_audit *a, struct gen *g, struct gen_entry *e,
 	rc = audit_append(a, in, n, r, &err);
 	t1 = now();
 	if (rc != 0)
-		die("audit_append (%zu entries): %s", n, err.msg);
+		die("audit_append (group of %zu): %s", n, err.msg);
 	for (size_t i = 0; i < n; i++) {
 		if (bytes != NULL) {
 			blen = audit_entry_text(r[i].kind, r[i].pack_sha256,
@@ -810,8 +820,11 @@ run_append(struct gen *g, struct gen_entry *e)
 	struct rawdb raw;
 	struct rate ap[NGROUPS], rw[NGROUPS];
 	double sign, eps, gps, reps, sql, sig, worst_sig = 0, best = 0;
+	static const char *const rm[] = { "append", "raw.db", "raw.db-wal",
+	    "raw.db-shm" };
 	size_t b = 0;
 	const char *verdict;
+	char path[4096];
 
 	a = log_open("append", AUDIT_CREATE);
 	raw_open(&raw);
@@ -847,6 +860,11 @@ run_append(struct gen *g, struct gen_entry *e)
 	}
 	audit_close(a);
 	raw_close(&raw);
+	/* Done with both: their disk space goes back before verify. */
+	for (size_t i = 0; i < sizeof(rm) / sizeof(rm[0]); i++) {
+		path_in(path, sizeof(path), rm[i]);
+		rm_tree(path);
+	}
 	eps = (double)ap[b].entries / ap[b].secs;
 	reps = (double)rw[b].entries / rw[b].secs;
 	if (worst_sig >= 0.5)
@@ -884,6 +902,7 @@ main(int argc, char *argv[])
 {
 	struct gen g = { 0, 0x9e3779b97f4a7c15ULL };
 	struct gen_entry *e;
+	struct statfs sfs;
 	const char *arg, *only, *base;
 	char *end, ts[AUDIT_TIME_LEN + 1], body[BODY_MAX];
 	double v;
@@ -923,6 +942,10 @@ main(int argc, char *argv[])
 		    "%s: %s\n", base, strerror(errno));
 		return 1;
 	}
+	if (statfs(tmpdir, &sfs) == 0 && sfs.f_type == TMPFS_MAGIC_NR)
+		fprintf(stderr, "bench_audit: warning: %s is on tmpfs, where "
+		    "fsync costs nothing; set TMPDIR to a directory on disk\n",
+		    base);
 	e = xcalloc(GROUP_MAX, sizeof(*e));
 	gen_entry(&g, &e[0]);
 	pin_to_one_core();
