@@ -136,7 +136,8 @@ quota_json(const struct tg_quota_use *q)
 	    set(o, "key", str(q->key)) == -1 ||
 	    set(o, "period", str(q->period)) == -1 ||
 	    set(o, "used", num(q->used)) == -1 ||
-	    set(o, "limit", num(q->limit)) == -1) {
+	    set(o, "limit", num(q->limit)) == -1 ||
+	    set(o, "reserved", num(q->reserved)) == -1) {
 		json_decref(o);
 		return NULL;
 	}

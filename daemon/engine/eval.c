@@ -42,6 +42,12 @@ struct run {
 	const char **warn;
 	size_t nwarn, capwarn;
 	int8_t *memo;			/* per rule: 2 unknown yet, else truth */
+	struct ltrack {
+		const char *number;
+		double tpp_before, tpp_added, tpp_limit;
+		double qty_before, qty_added, qty_limit;
+	} *lt;
+	size_t nlt;
 	struct qtrack *pending_quota;	/* requirement quota of this line */
 	double pending_amount;
 	struct tg_error *err;
@@ -627,11 +633,137 @@ report_facts(struct run *r, struct tg_item_decision *id)
 	return 0;
 }
 
+/* The line's total TPP (the pack's reported tpp fact), computing it
+ * now if no rule has yet. */
+static double
+line_tpp(struct run *r)
+{
+	struct item_state *is = r->cx.is;
+
+	for (size_t k = 0; k < r->p->nderived; k++) {
+		const struct derived *dv = &r->p->derived[k];
+
+		if (dv->report == NULL || dv->report[0] != 't' || dv->txn_only)
+			continue;
+		if (!(is->computed & ((uint64_t)1 << k))) {
+			is->derived[k] = expr_eval(&r->cx, dv->value.root);
+			is->computed |= (uint64_t)1 << k;
+		}
+		return is->derived[k].t == T_NUM ? is->derived[k].u.n : NAN;
+	}
+	return NAN;
+}
+
+static int
+license_reason(struct run *r, struct tg_item_decision *id, const char *num,
+    const char *why)
+{
+	struct tg_reason *rs = &id->reasons[id->nreasons++];
+
+	memset(rs, 0, sizeof(*rs));
+	rs->rule = "license";
+	rs->citation = "15 CFR 750.7 (export licenses)";
+	rs->text = why != NULL ? arena_printf(r->a, "license %s does not "
+	    "cover the line: %s", num, why) : arena_printf(r->a, "export "
+	    "license %s covers the line", num);
+	return rs->text == NULL ? -ENOMEM : 0;
+}
+
+/*
+ * An export license the line cites (issued by BIS, registered in the
+ * ledger) covers it when it exists, is not revoked or expired, names this
+ * destination (and ECCN and consignee when it names them) and has enough
+ * TPP and quantity left after earlier lines of this transaction.  Returns
+ * 1 when it covers, 0 when not (with the reason), or a negative code.
+ */
+static int
+license_covers(struct run *r, size_t i, struct tg_item_decision *id)
+{
+	const struct tg_item *it = r->cx.item;
+	const char *num = it->license;
+	struct tg_license lic;
+	struct ltrack *t = NULL;
+	double tpp = line_tpp(r), qty = (double)it->quantity;
+	char why[160];
+	int rc;
+
+	(void)i;
+	if (r->qops == NULL || r->qops->license == NULL) {
+		/* Without the ledger a cited number proves nothing. */
+		const char *w = arena_printf(r->a, "item %zu cites license "
+		    "'%s', but no license registry is configured, so it was "
+		    "not applied", id->index, num);
+
+		return w == NULL || add_warning(r, w) != 0 ? -ENOMEM : 0;
+	}
+	memset(&lic, 0, sizeof(lic));
+	rc = r->qops->license(r->qops->ctx, num, &lic);
+	if (rc != 0)
+		return tg_error_set(r->err, rc, "license registry failed for "
+		    "'%s'", num);
+	why[0] = '\0';
+	if (!lic.found)
+		snprintf(why, sizeof(why), "it is not registered");
+	else if (lic.revoked)
+		snprintf(why, sizeof(why), "it was revoked");
+	else if (r->cx.date > lic.valid_until)
+		snprintf(why, sizeof(why), "it expired");
+	else if (pack_alias(r->p, lic.country) != r->cx.dest)
+		snprintf(why, sizeof(why), "it is issued for %s, not %s",
+		    cc_str(lic.country), cc_str(r->cx.dest));
+	else if (lic.eccn != NULL && (id->eccn == NULL ||
+	    strcmp(lic.eccn, id->eccn) != 0))
+		snprintf(why, sizeof(why), "it covers %s, not %s", lic.eccn,
+		    id->eccn ? id->eccn : "this item");
+	else if (lic.consignee != NULL && (r->cx.keys[0] == NULL ||
+	    strcmp(lic.consignee, r->cx.keys[0]) != 0))
+		snprintf(why, sizeof(why), "it names another consignee");
+	if (why[0] != '\0')
+		return license_reason(r, id, num, why) == 0 ? 0 : -ENOMEM;
+
+	for (size_t k = 0; k < r->nlt; k++)
+		if (strcmp(r->lt[k].number, num) == 0)
+			t = &r->lt[k];
+	if (t == NULL) {
+		struct ltrack *v = arena_alloc(r->a, (r->nlt + 1) * sizeof(*v));
+
+		if (v == NULL)
+			return -ENOMEM;
+		if (r->nlt > 0)
+			memcpy(v, r->lt, r->nlt * sizeof(*v));
+		r->lt = v;
+		t = &r->lt[r->nlt++];
+		memset(t, 0, sizeof(*t));
+		t->number = num;
+		t->tpp_before = lic.tpp_used;
+		t->tpp_limit = lic.tpp;
+		t->qty_before = lic.quantity_used;
+		t->qty_limit = lic.quantity;
+	}
+	if (!isnan(t->tpp_limit) && (isnan(tpp) ||
+	    t->tpp_before + t->tpp_added + tpp > t->tpp_limit))
+		snprintf(why, sizeof(why), "%.0f TPP used + %.0f exceeds its "
+		    "%.0f TPP", t->tpp_before + t->tpp_added,
+		    isnan(tpp) ? 0.0 : tpp, t->tpp_limit);
+	else if (!isnan(t->qty_limit) &&
+	    t->qty_before + t->qty_added + qty > t->qty_limit)
+		snprintf(why, sizeof(why), "%.0f units used + %.0f exceeds its "
+		    "%.0f units", t->qty_before + t->qty_added, qty,
+		    t->qty_limit);
+	if (why[0] != '\0')
+		return license_reason(r, id, num, why) == 0 ? 0 : -ENOMEM;
+	t->tpp_added += isnan(tpp) ? 0 : tpp;
+	t->qty_added += qty;
+	id->authorization = "LICENSE";
+	id->license = num;
+	return license_reason(r, id, num, NULL) == 0 ? 1 : -ENOMEM;
+}
+
 static int
 decide_item(struct run *r, size_t i, struct item_state *is)
 {
 	struct tg_item_decision *id = &r->d->items[i];
-	size_t maxr = 2 + r->p->nreqs + r->p->nauthz + 2 * r->p->nflags;
+	size_t maxr = 3 + r->p->nreqs + r->p->nauthz + 2 * r->p->nflags;
 	uint32_t allows;
 	int rc, nreq;
 
@@ -655,6 +787,9 @@ decide_item(struct run *r, size_t i, struct item_state *is)
 		id->review = TG_REVIEW_NONE;
 	} else {
 		rc = authorize(r, id, allows);
+		if (rc == 0 && is->it->license != NULL &&
+		    (allows & LICENSE_BIT))
+			rc = license_covers(r, i, id);
 		if (rc < 0)
 			return rc;
 		if (rc == 1) {
@@ -665,19 +800,7 @@ decide_item(struct run *r, size_t i, struct item_state *is)
 			if (r->pending_quota != NULL)
 				r->pending_quota->pending += r->pending_amount;
 		}
-		if (is->it->license != NULL) {
-			/* Export licenses are registered in the ledger;
-			 * without one, a cited number proves nothing. */
-			const char *w = arena_printf(r->a, "item %zu cites "
-			    "license '%s', but no license registry is "
-			    "configured, so it was not applied", i,
-			    is->it->license);
-
-			if (w == NULL || add_warning(r, w) != 0)
-				return -ENOMEM;
-		}
 	}
-	(void)LICENSE_BIT;
 	rc = red_flags_item(r, i, id);
 	if (rc == 0)
 		rc = report_facts(r, id);
@@ -696,6 +819,7 @@ finish(struct run *r)
 			d->outcome = d->items[i].outcome;
 	for (size_t i = 0; i < r->nqt; i++)
 		n += r->qt[i].listed;
+	n += 2 * r->nlt;
 	if (n > 0) {
 		d->quotas = arena_zalloc(r->a, n * sizeof(*d->quotas));
 		if (d->quotas == NULL)
@@ -712,10 +836,34 @@ finish(struct run *r)
 		u->period = r->qt[i].period;
 		u->used = r->qt[i].before + r->qt[i].added;
 		u->limit = r->qt[i].limit;
+		u->reserved = r->qt[i].added;
 		if (r->p->quotas[r->qt[i].quota].unverified_warning != NULL &&
 		    add_warning(r,
 		    r->p->quotas[r->qt[i].quota].unverified_warning) != 0)
 			return -ENOMEM;
+	}
+	for (size_t i = 0; i < r->nlt; i++) {
+		const struct ltrack *t = &r->lt[i];
+		struct tg_quota_use *u;
+
+		if (!isnan(t->tpp_limit)) {
+			u = &d->quotas[d->nquotas++];
+			u->name = TG_QUOTA_LICENSE_TPP;
+			u->key = t->number;
+			u->period = "all";
+			u->used = t->tpp_before + t->tpp_added;
+			u->limit = t->tpp_limit;
+			u->reserved = t->tpp_added;
+		}
+		if (!isnan(t->qty_limit)) {
+			u = &d->quotas[d->nquotas++];
+			u->name = TG_QUOTA_LICENSE_QTY;
+			u->key = t->number;
+			u->period = "all";
+			u->used = t->qty_before + t->qty_added;
+			u->limit = t->qty_limit;
+			u->reserved = t->qty_added;
+		}
 	}
 	d->warnings = r->warn;
 	d->nwarnings = r->nwarn;

@@ -72,6 +72,7 @@ struct tg_quota_use {
 	const char *period;
 	double used;			/* after this transaction */
 	double limit;
+	double reserved;		/* what this transaction adds */
 };
 
 struct tg_red_flag {

@@ -14,6 +14,7 @@
 #ifndef TIERGATE_ENGINE_H
 #define TIERGATE_ENGINE_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "tiergate/decision.h"
@@ -73,11 +74,33 @@ void pack_show(const struct tg_pack *p, FILE *fp);
  * NULL ops (or NULL used) means "nothing used": the transaction alone.
  * Returns 0 or a negative code, which aborts the decision.
  */
+/* An export license registered with tiergate (the ledger). */
+struct tg_license {
+	bool found;
+	bool revoked;
+	tg_cc country;			/* destination it is issued for */
+	const char *eccn;		/* NULL: any the pack derives */
+	const char *consignee;		/* party key, NULL: any */
+	tg_date valid_until;		/* inclusive */
+	double tpp;			/* TPP it authorizes, NAN: no limit */
+	double quantity;		/* units, NAN: no limit */
+	double tpp_used;		/* already depleted */
+	double quantity_used;
+};
+
 struct tg_quota_ops {
 	int (*used)(void *ctx, const char *name, const char *key,
 	    const char *period, double *out);
+	/* Looks up a license number; NULL means no registry (a cited
+	 * license is then not applied, and the decision says so). */
+	int (*license)(void *ctx, const char *number, struct tg_license *out);
 	void *ctx;
 };
+
+/* Quota names under which license depletion is reserved (key: the
+ * license number, period "all"). */
+#define TG_QUOTA_LICENSE_TPP "license_tpp"
+#define TG_QUOTA_LICENSE_QTY "license_quantity"
 
 /*
  * Decides q under pack p.  On success *out is a new decision that the

@@ -88,7 +88,7 @@ quota_used(void *ctx, const char *name, const char *key, const char *period,
 	return 0;
 }
 
-static const struct tg_quota_ops quota = { quota_used, NULL };
+static const struct tg_quota_ops quota = { .used = quota_used };
 
 /* The first CUT_LINE in s[0..len), or NULL (memmem is a GNU extension). */
 static const char *
