@@ -2,10 +2,10 @@
  * cli_check.c: `tiergate check [--dry-run] [FILE|-]`: one query (JSON)
  * in, one decision (JSON) out.
  *
- * No quota ledger is consulted yet: the transaction is decided alone, as
- * if nothing had been shipped before it this period.  Every decision, dry
- * runs included, is appended to the audit log in the data dir and printed
- * only once it is committed and signed, with its receipt.  The exit status says
+ * The query is decided against the quota and license ledger in the data
+ * dir, and the decision (dry runs included, marked) is appended to the
+ * signed audit log together with what it reserves (binding runs only); it
+ * is printed only once committed and signed, with its receipt.  The exit status says
  * whether the goods may ship (contract.md section 4): 0 no licence needed
  * or authorized, 1 hold or license_required, 2 the query could not be
  * decided.  Diagnostics name the input and the exact place in it, as
@@ -103,6 +103,8 @@ cli_check(const struct cli_ctx *ctx, int argc, char **argv)
 	const struct tg_query *q;
 	json_t *json = NULL, *request = NULL;
 	struct tg_audit *audit = NULL;
+	struct audit_tx *tx = NULL;
+	struct audit_receipt receipt;
 	char *text = NULL;
 	char id[UUID_STR_LEN + 1];
 	const char *path, *name;
@@ -175,36 +177,49 @@ cli_check(const struct cli_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 
-	rc = eval_decide(pack, q, NULL, &d, &err);
-	if (rc != 0) {
-		report_query_error(name, &err);
-		goto out;
-	}
 	rc = uuid_v7(id);
 	if (rc != 0) {
 		log_warnx("cannot make a decision id: %s", tg_strerror(rc));
 		goto out;
 	}
-	json = api_decision_to_json(d, id);
-	if (json == NULL) {
-		log_warnx("cannot encode the decision: %s",
-		    tg_strerror(-ENOMEM));
-		goto out;
-	}
 	/* The query as received is what the log commits to. */
 	request = json_loadb(in.p, in.len, JSON_REJECT_DUPLICATES, NULL);
 	rc = audit_open(ctx->data_dir, AUDIT_CREATE, &audit, &err);
-	if (rc == 0) {
-		const char *ids[1] = { id };
-		const char *packs[1] = { pack_sha256(pack) };
-
-		rc = api_log_decisions(audit, 1,
-		    (const json_t *const *)&request, &json, ids, packs, &err);
+	if (rc != 0) {
+		log_warnx("cannot open the audit log in '%s': %s",
+		    ctx->data_dir, err.msg[0] ? err.msg : tg_strerror(rc));
+		goto out;
 	}
+	/* Decided inside the log's write transaction: quota balances and
+	 * licenses are read as the ledger holds them, and the decision, its
+	 * reservations and its signed checkpoint commit together. */
+	rc = audit_tx_begin(audit, &tx, &err);
+	if (rc == 0)
+		rc = api_decide_in_tx(tx, pack, q, request, id, &json, &d,
+		    &err);
+	if (rc != 0) {
+		audit_tx_abort(tx);
+		tx = NULL;
+		if (rc == TG_EINVAL && err.pointer[0] != '\0') {
+			report_query_error(name, &err);
+			goto out;
+		}
+		log_warnx("cannot decide and log the query: %s",
+		    err.msg[0] ? err.msg : tg_strerror(rc));
+		goto out;
+	}
+	rc = audit_tx_commit(tx, &receipt, 1, &err);
+	tx = NULL;
 	if (rc != 0) {
 		/* A decision that is not in the log is not given. */
 		log_warnx("cannot log the decision in '%s': %s",
 		    ctx->data_dir, err.msg[0] ? err.msg : tg_strerror(rc));
+		goto out;
+	}
+	rc = api_attach_receipt(json, &receipt);
+	audit_receipt_release(&receipt);
+	if (rc != 0) {
+		log_warnx("cannot encode the receipt");
 		goto out;
 	}
 	text = api_dumps(json, true);

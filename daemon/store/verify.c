@@ -40,6 +40,8 @@ struct vkey {
 	char id[65];
 	uint8_t pub[32];
 	uint64_t first_seq;
+	bool announced;		/* a rotation entry at first_seq names it */
+	bool cosigned;		/* the checkpoint of size first_seq has both */
 };
 
 struct fields {
@@ -269,6 +271,8 @@ check_checkpoint(struct vstate *v, uint64_t size, const uint8_t *root_col,
 		    "keys must sign)" : "");
 		return;
 	}
+	if (k2 != NULL)
+		((struct vkey *)(uintptr_t)k1)->cosigned = true;
 	if (memcmp(nroot, root, MERKLE_HASH) != 0) {
 		damage(v, AUDIT_MODIFIED, size, "entries up to %" PRIu64 " do "
 		    "not match the signed checkpoint of that size: an entry "
@@ -357,6 +361,8 @@ check_rotation(struct vstate *v, uint64_t seq, const char *payload)
 			damage(v, AUDIT_UNKNOWN_KEY, seq, "entry %" PRIu64
 			    ": the key rotation does not match the key chain",
 			    seq);
+		else
+			v->keys[i].announced = true;
 		return;
 	}
 	damage(v, AUDIT_UNKNOWN_KEY, seq, "entry %" PRIu64 ": a key rotation "
@@ -696,6 +702,20 @@ audit_verify(struct tg_audit *a, const uint8_t *trusted_pub,
 			damage(&v, AUDIT_INSERTED, lastcp + 1, "entries %"
 			    PRIu64 "..%" PRIu64 " are not covered by any "
 			    "signed checkpoint", lastcp + 1, nentries);
+	}
+	/* Every key after the first must have been introduced by a rotation
+	 * entry whose own checkpoint both keys signed; a key that merely
+	 * appears in the table signs nothing. */
+	for (size_t i = 1; !v.damaged && i < v.nkeys; i++) {
+		if (v.keys[i].first_seq > nentries)
+			damage(&v, AUDIT_UNKNOWN_KEY, v.keys[i].first_seq, "key "
+			    "%.16s starts after the end of the log",
+			    v.keys[i].id);
+		else if (!v.keys[i].announced || !v.keys[i].cosigned)
+			damage(&v, AUDIT_UNKNOWN_KEY, v.keys[i].first_seq,
+			    "entry %" PRIu64 ": key %.16s signs from here but "
+			    "was not introduced by a rotation co-signed by the "
+			    "previous key", v.keys[i].first_seq, v.keys[i].id);
 	}
 	if (cr_root(&v.cr, root) == 0)
 		hex_encode(root, MERKLE_HASH, rep->root);

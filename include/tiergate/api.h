@@ -14,6 +14,7 @@
 
 #include "tiergate/audit.h"
 #include "tiergate/decision.h"
+#include "tiergate/engine.h"
 #include "tiergate/error.h"
 #include "tiergate/query.h"
 
@@ -69,6 +70,47 @@ int api_log_decisions(struct tg_audit *a, size_t n,
     const json_t *const *requests, json_t *const *decisions,
     const char *const *decision_ids, const char *const *pack_sha256,
     struct tg_error *err);
+
+/* ---- the ledger pipeline (daemon/api/ledger.c) --------------------------- */
+
+/*
+ * Decides q inside the commit group tx: quota balances and licenses come
+ * from the ledger as this group has left them, so concurrent binding
+ * decisions can never over-allocate.  Logs the decision (request: the
+ * query as received, may be NULL) with the reservations it makes (none for
+ * a dry run).  On success *json is the decision without its receipt and
+ * *d the decision (caller frees both); attach the receipt after commit.
+ * On failure nothing was appended.
+ */
+int api_decide_in_tx(struct audit_tx *tx, struct tg_pack *pack,
+    const struct tg_query *q, const json_t *request, const char *decision_id,
+    json_t **json, struct tg_decision **d, struct tg_error *err);
+
+/* Adds r as the decision's "receipt". */
+int api_attach_receipt(json_t *decision, const struct audit_receipt *r);
+
+/* Voids a binding decision: a void entry (reason, officer) and the release
+ * of exactly what it reserved.  TG_ENOTFOUND for an unknown decision,
+ * TG_EINVAL when it was voided already.  *receipt is filled. */
+int api_void_decision(struct tg_audit *a, const char *decision_id,
+    const char *reason, const char *officer, struct audit_receipt *receipt,
+    int *released, struct tg_error *err);
+
+/* Registers an export license (an audit entry of kind "license"). */
+struct api_license_in {
+	const char *number, *country, *valid_until, *consignee, *eccn;
+	double tpp, quantity;		/* NAN: no limit */
+};
+int api_license_add(struct tg_audit *a, const struct api_license_in *in,
+    struct audit_receipt *receipt, struct tg_error *err);
+int api_license_revoke(struct tg_audit *a, const char *number,
+    const char *reason, struct audit_receipt *receipt, struct tg_error *err);
+
+/* Recomputes every ledger balance and license from the signed entries and
+ * compares with the ledger tables.  *ok false with detail on the first
+ * difference. */
+int api_ledger_verify(struct tg_audit *a, bool *ok, char *detail,
+    size_t size, uint64_t *balances, struct tg_error *err);
 
 /* SHA-256 (hex) of a decision's canonical form without its receipt, as
  * the audit log hashed it. */

@@ -33,6 +33,7 @@
 #include "tiergate/merkle.h"
 
 struct tg_audit;
+struct audit_entry;
 
 #define AUDIT_CREATE 0x1	/* create the data dir, db and key if absent */
 #define AUDIT_READONLY 0x2	/* open for verification and reports */
@@ -142,6 +143,60 @@ int audit_tx_commit(struct audit_tx *tx, struct audit_receipt *out,
     size_t n, struct tg_error *err);
 void audit_tx_abort(struct audit_tx *tx);	/* NULL is a no-op */
 struct tg_audit *audit_tx_log(struct audit_tx *tx);
+
+/* ---- the ledger (daemon/store/ledger.c) ---------------------------------- */
+
+/* A registered export license and what is used of it. */
+struct audit_license {
+	char number[65];
+	char country[3];
+	char valid_until[11];		/* YYYY-MM-DD */
+	char consignee[256];		/* "" when any */
+	char eccn[32];			/* "" when any */
+	double tpp;			/* NAN: no TPP limit */
+	double quantity;		/* NAN: no quantity limit */
+	double tpp_used;
+	double quantity_used;
+	uint64_t seq;			/* entry that registered it */
+	uint64_t revoked_seq;		/* 0 unless revoked */
+};
+
+/* Looks a license up inside a group (its own writes included).
+ * Returns 0 with found false when unknown. */
+int audit_tx_license(struct audit_tx *tx, const char *number,
+    struct audit_license *out, bool *found);
+/* Same, outside a transaction. */
+int audit_license_get(struct tg_audit *a, const char *number,
+    struct audit_license *out, bool *found, struct tg_error *err);
+/* Calls fn for every license, in number order. */
+int audit_license_list(struct tg_audit *a,
+    int (*fn)(void *ctx, const struct audit_license *l), void *ctx,
+    struct tg_error *err);
+
+/* Whether decision_id is logged, and whether a void entry names it. */
+int audit_tx_decision_state(struct audit_tx *tx, const char *decision_id,
+    bool *logged, bool *voided);
+/* Marks every reservation of decision_id released by entry void_seq;
+ * *released gets how many rows. */
+int audit_tx_release(struct audit_tx *tx, const char *decision_id,
+    uint64_t void_seq, int *released, struct tg_error *err);
+
+/* One balance of the ledger: reserved and not released. */
+struct audit_balance {
+	const char *quota, *key, *period;
+	double amount;
+};
+
+/* Calls fn for every (quota, key, period) with a reservation, filtered
+ * by quota/key/period prefixes when not NULL. */
+int audit_balances(struct tg_audit *a, const char *quota, const char *key,
+    const char *period, int (*fn)(void *ctx, const struct audit_balance *b),
+    void *ctx, struct tg_error *err);
+
+/* Calls fn for every entry in order (for recomputing the ledger). */
+int audit_scan(struct tg_audit *a,
+    int (*fn)(void *ctx, const struct audit_entry *e), void *ctx,
+    struct tg_error *err);
 
 /* The latest signed checkpoint (malloc'd note text; caller frees), or
  * NULL with *size 0 when the log is empty. */

@@ -13,9 +13,9 @@
 #   (b) decision byte         modified        (h) a row inserted    inserted
 #   (c) stored entry hash     modified        (i) tail cut          truncated
 #   (d) hex digit in the body modified        (j) tree node         modified
-#   (e) checkpoint signature  bad signature   (k) key replaced      unknown key
-#   (f) entry deleted         missing             / bad signature
-#   (l) decision_id column    modified
+#   (e) checkpoint signature  bad signature   (k) key replaced, or  unknown key
+#   (f) entry deleted         missing             log extended under  / bad
+#   (l) decision_id column    modified            a forger's key      signature
 #
 # Then: a clean log verifies (with and without --key, with the saved
 # checkpoints), a foreign key does not; every decision's receipt verifies
@@ -305,24 +305,24 @@ make_room && sql "INSERT INTO entries SELECT $K, time, kind, 'dup', request,
 
 # (i) the tail cut: the last 3 entries, their tree nodes and checkpoints.
 # Only a saved checkpoint shows it (README); checkpoints left behind do.
-cut() {
+cut_tail() {
 	sql "DELETE FROM entries WHERE seq > $1;
 	    DELETE FROM tree WHERE (idx + 1) << level > $1;
 	    ${2:+DELETE FROM checkpoints WHERE size > $1;}"
 }
 fresh
-cut $((N - 3)) all &&
+cut_tail $((N - 3)) all &&
     damaged "(i) tail cut, with the saved checkpoint of size $N" \
     $((N - 2)) truncated --checkpoint "$T/cp-end"
 fresh
-cut 4 all &&
+cut_tail 4 all &&
     damaged "(i) cut to 4, with the saved checkpoint of size 6" 5 \
     truncated --checkpoint "$T/cp-mid"
 fresh
-cut $((N - 3)) &&
+cut_tail $((N - 3)) &&
     damaged "(i) tail cut, checkpoints left in place" $((N - 2)) truncated
 fresh
-if cut $((N - 3)) all; then
+if cut_tail $((N - 3)) all; then
 	tg "$W" audit verify
 	echo "# note: tail cut with its checkpoints, no saved checkpoint:" \
 	    "exit $rc (expected to go unnoticed; see README)"
@@ -348,40 +348,53 @@ fi
 fresh
 flip_blob keys public_key "first_seq = 1" &&
     damaged "(k) public key byte" "0|1" "unknown key|bad signature"
-# A forger's own key in the key table, every checkpoint re-signed with it
-# (C2SP signed note: key hash = SHA-256(name || \n || 0x01 || pub)[:4]).
-# signing.pub in the data dir is untouched: audit.h makes it the trust
-# anchor when no --key is given.
-fresh
+# The forger's own Ed25519 key, with what a C2SP signed note needs:
+# $origin, $pubhex, $keyid and $A/keyhash = SHA-256(name || \n || 0x01 ||
+# pub)[:4].
 A=$T/forger
-mkdir -p "$A"
-resign() {
+forger_key() {
+	rm -rf "$A"
+	mkdir -p "$A" || return 1
 	openssl genpkey -algorithm ed25519 -out "$A/key.pem" 2>/dev/null &&
 	    openssl pkey -in "$A/key.pem" -pubout -outform DER \
 	    -out "$A/pub.der" || return 1
 	tail -c 32 "$A/pub.der" >"$A/pub.raw"
 	pubhex=$(od -An -v -tx1 "$A/pub.raw" | tr -d ' \n')
+	keyid=$(sha256 <"$A/pub.raw")
 	origin=$(sqlite3 "$DB" "SELECT v FROM meta WHERE k = 'origin'")
 	{ printf '%s\n\001' "$origin"; cat "$A/pub.raw"; } |
 	    openssl dgst -sha256 -binary | dd bs=4 count=1 2>/dev/null \
 	    >"$A/keyhash"
+}
+
+# forger_sign TEXTFILE: the signed note of a checkpoint text, in $A/note.
+forger_sign() {
+	openssl pkeyutl -sign -inkey "$A/key.pem" -rawin -in "$1" \
+	    -out "$A/sig" || return 1
+	b64=$(cat "$A/keyhash" "$A/sig" | openssl base64 -A)
+	{
+		cat "$1"
+		printf '\n\342\200\224 %s %s\n' "$origin" "$b64"
+	} >"$A/note"
+}
+
+# A forger's own key in the key table, every checkpoint re-signed with it.
+# signing.pub in the data dir is untouched: audit.h makes it the trust
+# anchor when no --key is given.
+resign() {
+	forger_key || return 1
 	for s in $(sqlite3 "$DB" "SELECT size FROM checkpoints"); do
 		sqlite3 "$DB" "SELECT writefile('$A/text', substr(note, 1,
 		    instr(note, char(10) || char(10)))) FROM checkpoints
 		    WHERE size = $s" >/dev/null || return 1
-		openssl pkeyutl -sign -inkey "$A/key.pem" -rawin \
-		    -in "$A/text" -out "$A/sig" || return 1
-		b64=$(cat "$A/keyhash" "$A/sig" | openssl base64 -A)
-		{
-			cat "$A/text"
-			printf '\n\342\200\224 %s %s\n' "$origin" "$b64"
-		} >"$A/note"
+		forger_sign "$A/text" || return 1
 		sql "UPDATE checkpoints SET note =
 		    CAST(readfile('$A/note') AS TEXT) WHERE size = $s" ||
 		    return 1
 	done
 	sql "UPDATE keys SET public_key = X'$pubhex' WHERE first_seq = 1"
 }
+fresh
 if resign; then
 	damaged "(k) key replaced, checkpoints re-signed, --key" 0 \
 	    "unknown key" --key "$T/signing.pub"
@@ -390,6 +403,92 @@ if resign; then
 else
 	not_ok "(k) could not re-sign the checkpoints with openssl"
 fi
+
+# The log extended under a second key the forger added to the key table
+# (first_seq N+1), without the first key ever signing it: two forged
+# entries N+1 and N+2 chained to entry N, their tree nodes, and one
+# checkpoint of size N+2 signed by the forger's key alone.  Either with no
+# announcement at all, or with a forged key_rotation entry at N+1 (whose
+# checkpoint the old key never co-signed: there is none of size N+1).
+#
+# forge_entry SEQ KIND DECISION_ID REQFILE PAYFILE: appends a consistent
+# entry at SEQ (chained, hashed, its leaf in the tree) into $A/leaf.SEQ.
+forge_entry() {
+	prev=$(q "SELECT lower(hex(entry_hash)) FROM entries
+	    WHERE seq = $(($1 - 1))")
+	time=$(q "SELECT time FROM entries WHERE seq = $(($1 - 1))")
+	pack=
+	idsql=NULL
+	if [ "$2" = decision ]; then
+		pack=$(q "SELECT pack_sha256 FROM entries WHERE seq = $N")
+		idsql="'$3'"
+	fi
+	rs=$(sha256 <"$4")
+	ps=$(sha256 <"$5")
+	body="{\"kind\":\"$2\",\"pack_sha256\":\"$pack\",\"payload_sha256\":\"$ps\",\"prev\":\"$prev\",\"request_sha256\":\"$rs\",\"seq\":$1,\"time\":\"$time\"}"
+	eh=$(printf '%s' "$body" | sha256)
+	{ printf '\000'; printf '%s' "$body"; } |
+	    openssl dgst -sha256 -binary >"$A/leaf.$1"
+	sql "INSERT INTO entries VALUES ($1, '$time', '$2', $idsql,
+	    CAST(readfile('$4') AS TEXT), CAST(readfile('$5') AS TEXT),
+	    '$pack', '$body', X'$eh');
+	    INSERT INTO tree VALUES (0, $(($1 - 1)), readfile('$A/leaf.$1'))"
+}
+# node OUT LEFT RIGHT: RFC 6962 interior node.
+node() {
+	{ printf '\001'; cat "$2" "$3"; } | openssl dgst -sha256 -binary >"$1"
+}
+# extend ANNOUNCE: the forgery above, on $DB (a log of N = 12 entries).
+extend() {
+	[ "$N" -eq 12 ] || return 1	# the tree shape below is for 12
+	forger_key || return 1
+	a=$((N + 1))
+	b=$((N + 2))
+	for s in $a $b; do
+		q "SELECT writefile('$A/req.$s', request), writefile('$A/pay.$s',
+		    replace(payload, decision_id, 'forged-$s'))
+		    FROM entries WHERE seq = $((s - 8))" >/dev/null || return 1
+	done
+	if [ "$1" = announce ]; then
+		printf 'null' >"$A/req.$a"
+		oldid=$(q "SELECT key_id FROM keys WHERE first_seq = 1")
+		printf '{"new_key_id":"%s","new_public_key":"%s","previous_key_id":"%s"}' \
+		    "$keyid" "$pubhex" "$oldid" >"$A/pay.$a"
+		forge_entry $a key_rotation "" "$A/req.$a" "$A/pay.$a" ||
+		    return 1
+	else
+		forge_entry $a decision forged-$a "$A/req.$a" "$A/pay.$a" ||
+		    return 1
+	fi
+	forge_entry $b decision forged-$b "$A/req.$b" "$A/pay.$b" || return 1
+	# 14 leaves: root = node((3,0), node((2,2), (1,6))).
+	node "$A/n16" "$A/leaf.$a" "$A/leaf.$b"
+	q "SELECT writefile('$A/n30', hash) FROM tree WHERE level = 3
+	    AND idx = 0; SELECT writefile('$A/n22', hash) FROM tree
+	    WHERE level = 2 AND idx = 2" >/dev/null || return 1
+	node "$A/r1" "$A/n22" "$A/n16"
+	node "$A/root" "$A/n30" "$A/r1"
+	printf '%s\n%s\n%s\n' "$origin" $b "$(openssl base64 -A <"$A/root")" \
+	    >"$A/text"
+	forger_sign "$A/text" || return 1
+	sql "INSERT INTO tree VALUES (1, 6, readfile('$A/n16'));
+	    INSERT INTO checkpoints VALUES ($b, readfile('$A/root'),
+	    CAST(readfile('$A/note') AS TEXT), '$time');
+	    INSERT INTO keys VALUES ('$keyid', readfile('$A/pub.raw'), $a,
+	    '$time')"
+}
+for how in unannounced announce; do
+	fresh
+	what="an unannounced key"
+	[ $how = announce ] && what="a forged rotation, never co-signed"
+	if extend $how; then
+		damaged "(k) log extended under $what" \
+		    "$((N + 1))|$((N + 2))" "unknown key|bad signature" \
+		    --key "$T/signing.pub" --checkpoint "$T/cp-end"
+	else
+		not_ok "(k) could not forge the extension ($how)"
+	fi
+done
 
 # (l) the decision_id column: audit_find_decision looks decisions up by it.
 tamper "(l) decision_id column" $K modified "UPDATE entries SET
