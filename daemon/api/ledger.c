@@ -493,12 +493,19 @@ api_ledger_verify(struct tg_audit *a, bool *ok, char *detail, size_t size,
 		    err);
 	/* What the entries reserve but the ledger lost. */
 	json_object_foreach(c.expect, k, v) {
+		char shown[256];
+
 		if (c.bad || !differs(json_real_value(v), 0))
 			continue;
+		/* The map key separates its parts with 0x1f; show '/'. */
+		snprintf(shown, sizeof(shown), "%s", k);
+		for (char *ch = shown; *ch != '\0'; ch++)
+			if (*ch == '\x1f')
+				*ch = '/';
 		c.bad = true;
 		snprintf(c.detail, sizeof(c.detail), "the signed entries "
-		    "reserve %.0f of %s that the ledger does not hold",
-		    json_real_value(v), k);
+		    "reserve %.0f of %.200s that the ledger does not hold",
+		    json_real_value(v), shown);
 	}
 	if (rc == 0)
 		rc = audit_license_list(a, check_license, &c, err);

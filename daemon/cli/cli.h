@@ -37,6 +37,13 @@ int cli_rules(const struct cli_ctx *ctx, int argc, char **argv);
 /* tiergate audit verify|verify-receipt|consistency|show|export|checkpoint */
 int cli_audit(const struct cli_ctx *ctx, int argc, char **argv);
 
+/* tiergate license add|list|show|revoke */
+int cli_license(const struct cli_ctx *ctx, int argc, char **argv);
+/* tiergate decisions void ID --reason R */
+int cli_decisions(const struct cli_ctx *ctx, int argc, char **argv);
+/* tiergate quota show */
+int cli_quota(const struct cli_ctx *ctx, int argc, char **argv);
+
 /* tiergate keygen */
 int cli_keygen(const struct cli_ctx *ctx, int argc, char **argv);
 

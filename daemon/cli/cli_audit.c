@@ -135,6 +135,27 @@ do_verify(const struct cli_ctx *ctx, int argc, char **argv)
 		status = CLI_EXIT_FLAGGED;
 		goto out;
 	}
+	/* The ledger is a cache of the log: recompute it from the signed
+	 * entries and compare. */
+	{
+		char detail[512];
+		uint64_t nbal = 0;
+		bool ok;
+
+		rc = api_ledger_verify(a, &ok, detail, sizeof(detail), &nbal,
+		    &err);
+		if (rc != 0) {
+			report("ledger verify", &err, rc);
+			goto out;
+		}
+		if (!ok) {
+			printf("audit log DAMAGED: ledger: %s\n", detail);
+			status = CLI_EXIT_FLAGGED;
+			goto out;
+		}
+		printf("ledger OK: %" PRIu64 " balance%s recomputed from the "
+		    "log\n", nbal, nbal == 1 ? "" : "s");
+	}
 	printf("audit log OK: %" PRIu64 " entries, %" PRIu64 " checkpoints, "
 	    "%" PRIu64 " key%s, root %s%s\n", rep.entries, rep.checkpoints,
 	    rep.keys, rep.keys == 1 ? "" : "s", rep.root[0] ? rep.root : "-",

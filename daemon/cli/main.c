@@ -44,6 +44,9 @@ static const struct command commands[] = {
 	{ "rules", cli_rules },
 	{ "audit", cli_audit },
 	{ "keygen", cli_keygen },
+	{ "license", cli_license },
+	{ "decisions", cli_decisions },
+	{ "quota", cli_quota },
 };
 
 /* The data dir of a source checkout (`make run`), and of a system. */
@@ -92,6 +95,11 @@ usage(FILE *fp)
 	    "checkpoint\n"
 	    "  keygen                      make a signing key (rotate if one "
 	    "exists)\n"
+	    "  license add|list|show|revoke  export licenses in the ledger\n"
+	    "  decisions void ID --reason R  void a decision, releasing its "
+	    "quota\n"
+	    "  quota show [--consignee K] [--country CC] [--year Y] [--json]\n"
+	    "                              ledger balances\n"
 	    "\n"
 	    "options (before the command):\n"
 	    "  --data-dir DIR  database and signing key (default: "

@@ -795,6 +795,11 @@ decide_item(struct run *r, size_t i, struct item_state *is)
 		if (rc == 1) {
 			id->outcome = TG_AUTHORIZED;
 			id->review = TG_REVIEW_NONE;
+			/* A shipment under an export license draws on the
+			 * quota its requirement names (the Tier 2 country
+			 * allocation); exceptions and VEUs do not. */
+			if (id->license != NULL && r->pending_quota != NULL)
+				r->pending_quota->added += r->pending_amount;
 		} else {
 			id->outcome = TG_LICENSE_REQUIRED;
 			if (r->pending_quota != NULL)

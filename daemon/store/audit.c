@@ -145,6 +145,15 @@ migrate(struct tg_audit *a, struct tg_error *err)
 	rc = exec(a, "BEGIN IMMEDIATE", err);
 	if (rc != 0)
 		return rc;
+	/* Another process may have migrated while we waited for the lock. */
+	rc = prepare(a, "PRAGMA user_version", &st, err);
+	if (rc != 0)
+		goto fail;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (v >= SCHEMA_VERSION)
+		return exec(a, "COMMIT", err);
 	if (v < 1)
 		rc = exec(a, schema_v1, err);
 	if (rc == 0 && v < 2)
@@ -153,6 +162,7 @@ migrate(struct tg_audit *a, struct tg_error *err)
 		rc = exec(a, "PRAGMA user_version = 2", err);
 	if (rc == 0)
 		return exec(a, "COMMIT", err);
+fail:
 	sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
 	return rc;
 }
@@ -217,6 +227,22 @@ init_log(struct tg_audit *a, struct tg_error *err)
 
 	if (path_join(path, sizeof(path), a->dir, KEY_FILE) != 0)
 		return tg_error_set(err, TG_ETOOBIG, "data dir path too long");
+	/* The database lock serializes first use among processes: whoever
+	 * gets it first makes the key; the others find it made. */
+	rc = exec(a, "BEGIN IMMEDIATE", err);
+	if (rc != 0)
+		return rc;
+	{
+		uint8_t pub[32];
+		bool found;
+
+		rc = latest_key(a, pub, &found, err);
+		if (rc != 0 || found) {
+			sqlite3_exec(a->db, rc ? "ROLLBACK" : "COMMIT", NULL,
+			    NULL, NULL);
+			return rc != 0 ? rc : 1;	/* 1: load it */
+		}
+	}
 	if (access(path, F_OK) == 0) {
 		rc = key_load_private(path, &k, err);
 	} else {
@@ -227,16 +253,15 @@ init_log(struct tg_audit *a, struct tg_error *err)
 	}
 	if (rc == 0)
 		rc = key_raw_public(k, a->pub, err);
-	if (rc != 0)
+	if (rc != 0) {
+		sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
 		goto out;
+	}
 	key_id_of(a->pub, a->key_id);
 	memcpy(logid, a->key_id, 16);
 	logid[16] = '\0';
 	snprintf(a->origin, sizeof(a->origin), "tiergate/%s", logid);
 	time_now(now);
-	rc = exec(a, "BEGIN IMMEDIATE", err);
-	if (rc != 0)
-		goto out;
 	rc = prepare(a, "INSERT INTO meta (k, v) VALUES ('origin', ?)", &st,
 	    err);
 	if (rc == 0) {
@@ -309,7 +334,16 @@ load_key(struct tg_audit *a, struct tg_error *err)
 		if (a->readonly)
 			return tg_error_set(err, TG_EIO, "the audit log has "
 			    "no key (empty data dir?)");
-		return init_log(a, err);
+		rc = init_log(a, err);
+		if (rc != 1)
+			return rc;
+		/* Someone else initialized it meanwhile. */
+		rc = latest_key(a, latest, &found, err);
+		if (rc != 0)
+			return rc;
+		if (!found)
+			return tg_error_set(err, TG_EIO, "the audit log has "
+			    "no key");
 	}
 	rc = meta_get(a, "origin", a->origin, sizeof(a->origin), err);
 	if (rc != 0)
@@ -332,6 +366,24 @@ load_key(struct tg_audit *a, struct tg_error *err)
 			    a->key_id);
 	}
 	return rc;
+}
+
+/* WAL mode persists in the file; switching needs a moment alone with the
+ * database, so a process racing another's first use retries briefly. */
+static int
+set_wal(struct tg_audit *a, struct tg_error *err)
+{
+	int rc = SQLITE_BUSY;
+
+	for (int i = 0; i < 100 && (rc & 0xff) == SQLITE_BUSY; i++) {
+		rc = sqlite3_exec(a->db, "PRAGMA journal_mode=WAL", NULL, NULL,
+		    NULL);
+		if ((rc & 0xff) == SQLITE_BUSY)
+			usleep(20000);
+	}
+	if (rc != SQLITE_OK)
+		return store_sqlite_error(err, a->db, rc, "database");
+	return 0;
 }
 
 int
@@ -374,7 +426,7 @@ audit_open(const char *data_dir, unsigned flags, struct tg_audit **out,
 	if (!a->readonly) {
 		/* WAL so readers never block the writer; FULL so a commit
 		 * is on disk before the decision it holds is answered. */
-		rc = exec(a, "PRAGMA journal_mode=WAL", err);
+		rc = set_wal(a, err);
 		if (rc == 0)
 			rc = exec(a, "PRAGMA synchronous=FULL", err);
 		if (rc != 0)

@@ -439,7 +439,9 @@ decision_id_ok(const char *kind, const char *id, const char *payload)
 {
 	char pat[160];
 
-	if (strcmp(kind, "decision") != 0)
+	/* Decisions and the voids that name them carry the id in the
+	 * hashed payload; other records have none. */
+	if (strcmp(kind, "decision") != 0 && strcmp(kind, "void") != 0)
 		return id == NULL;
 	if (id == NULL || strlen(id) > 100)
 		return false;

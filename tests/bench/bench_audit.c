@@ -816,12 +816,12 @@ run_verify(struct gen *g, struct gen_entry *e)
 static void
 run_append(struct gen *g, struct gen_entry *e)
 {
+	static const char *const rm[] = { "append", "raw.db", "raw.db-wal",
+	    "raw.db-shm" };
 	struct tg_audit *a;
 	struct rawdb raw;
 	struct rate ap[NGROUPS], rw[NGROUPS];
 	double sign, eps, gps, reps, sql, sig, worst_sig = 0, best = 0;
-	static const char *const rm[] = { "append", "raw.db", "raw.db-wal",
-	    "raw.db-shm" };
 	size_t b = 0;
 	const char *verdict;
 	char path[4096];
