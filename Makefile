@@ -80,6 +80,7 @@ CASES_BIN := $(B)/tests/run_cases
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/tests/replay_%)
 BENCH_BIN := $(B)/tests/bench_eval
+BENCH_AUDIT_BIN := $(B)/tests/bench_audit
 
 .SECONDARY:
 .PHONY: all run test test-one bench fuzz lint check-deps install clean deps
@@ -116,6 +117,10 @@ $(BENCH_BIN): $(B)/tests/bench/bench_eval.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
 
+$(BENCH_AUDIT_BIN): $(B)/tests/bench/bench_audit.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+
 # ---- run -------------------------------------------------------------
 run: $(BIN)
 	@for q in etc/examples/*.json; do \
@@ -139,8 +144,9 @@ lint:
 check-deps:
 	@sh tests/check_deps.sh
 
-bench: $(BENCH_BIN) $(BIN)
+bench: $(BENCH_BIN) $(BENCH_AUDIT_BIN) $(BIN)
 	./$(BENCH_BIN) rules
+	./$(BENCH_AUDIT_BIN)
 
 fuzz:
 	@sh tests/fuzz/run_fuzz.sh

@@ -7,7 +7,7 @@ set -eu
 
 PKGS="build-essential pkg-config libyaml-dev libssl-dev libmicrohttpd-dev
 libsqlite3-dev libjansson-dev libcsv-dev libcmocka-dev clang
-libclang-rt-14-dev curl sqlite3"
+libclang-rt-14-dev curl sqlite3 openssl procps"
 
 missing=""
 for p in $PKGS; do

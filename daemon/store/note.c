@@ -176,3 +176,23 @@ audit_note_verify(const char *note, const uint8_t pub[32], uint64_t *size,
 		    "by this key (or the signature is bad)");
 	return 0;
 }
+
+void
+note_first_signature(const char *note, char *out, size_t size)
+{
+	const char *p = strstr(note, "\n\n"), *nl, *sp;
+
+	out[0] = '\0';
+	if (p == NULL)
+		return;
+	p += 2;
+	nl = strchr(p, '\n');
+	if (nl == NULL)
+		return;
+	for (sp = nl; sp > p && sp[-1] != ' '; sp--)
+		;
+	if (sp > p && (size_t)(nl - sp) < size) {
+		memcpy(out, sp, (size_t)(nl - sp));
+		out[nl - sp] = '\0';
+	}
+}

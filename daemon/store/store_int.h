@@ -29,6 +29,9 @@ struct tg_audit {
 	char key_id[65];
 	char origin[64];
 	bool readonly;
+	/* Write statements, prepared on first use and kept: a commit group
+	 * of one entry should not pay for compiling SQL. */
+	sqlite3_stmt *st_tget, *st_ins, *st_tins, *st_rins, *st_used;
 };
 
 /* keys.c */
@@ -53,6 +56,9 @@ int note_sign(const char *origin, uint64_t size, const merkle_hash root,
 int note_parse(const char *note, const char *name, const uint8_t pub[32],
     char *origin, size_t originsz, uint64_t *size, merkle_hash root,
     bool *signed_ok, char *sig_b64, size_t sigsz);
+
+/* Copies the first signature's base64 text of a note (no check). */
+void note_first_signature(const char *note, char *out, size_t size);
 
 /* Base64 (standard, padded) with OpenSSL. */
 int b64_encode(const void *p, size_t n, char *out, size_t outsz);

@@ -18,6 +18,8 @@
 
 typedef uint8_t merkle_hash[MERKLE_HASH];
 
+/* Plain SHA-256 (the fast path shared by the store).  0 or TG_ECRYPTO. */
+int merkle_sha256(const void *data, size_t len, uint8_t out[MERKLE_HASH]);
 /* SHA-256(0x00 || data).  Returns 0 or TG_ECRYPTO. */
 int merkle_leaf_hash(const void *data, size_t len, merkle_hash out);
 /* SHA-256(0x01 || l || r). */
