@@ -1,7 +1,7 @@
 /*
  * audit.c: writing and reading the signed audit log (see audit.h).
  *
- * Schema (user_version 2; v2 added reservations and licenses):
+ * Schema (user_version 3; v2 added reservations and licenses, v3 tokens):
  *   meta(k, v)                 origin and log id
  *   keys(key_id, public_key, first_seq, created)
  *                              the key chain: a key signs the checkpoints
@@ -17,6 +17,8 @@
  *                              license depletion; released by voids
  *   licenses(number, country, tpp, quantity, valid_until, consignee, eccn,
  *            seq, revoked_seq) registered export licenses
+ *   tokens(id, name, role, hash, created, revoked)
+ *                              HTTP bearer tokens (SHA-256 of the secret)
  *
  * Invariants: entries are 1..n without gaps; tree holds exactly the complete
  * subtrees of n leaves; the checkpoint of size n is written in the same
@@ -38,7 +40,7 @@
 #include "tiergate/util.h"
 
 #define BUSY_TIMEOUT_MS 5000
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 
 static const char schema_v1[] =
     "CREATE TABLE meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);"
@@ -54,6 +56,12 @@ static const char schema_v1[] =
     " hash BLOB NOT NULL, PRIMARY KEY (level, idx)) WITHOUT ROWID;"
     "CREATE TABLE checkpoints (size INTEGER PRIMARY KEY, root BLOB NOT NULL,"
     " note TEXT NOT NULL, time TEXT NOT NULL);";
+
+/* v3: bearer tokens for the HTTP API, stored as SHA-256 only. */
+static const char schema_v3[] =
+    "CREATE TABLE tokens (id TEXT PRIMARY KEY, name TEXT NOT NULL,"
+    " role TEXT NOT NULL, hash BLOB NOT NULL UNIQUE, created TEXT NOT NULL,"
+    " revoked INTEGER NOT NULL DEFAULT 0);";
 
 /* v2: the quota and license ledger.  A reservation belongs to the entry
  * that made it; a void marks it released (void_seq: the void entry). */
@@ -158,8 +166,10 @@ migrate(struct tg_audit *a, struct tg_error *err)
 		rc = exec(a, schema_v1, err);
 	if (rc == 0 && v < 2)
 		rc = exec(a, schema_v2, err);
+	if (rc == 0 && v < 3)
+		rc = exec(a, schema_v3, err);
 	if (rc == 0)
-		rc = exec(a, "PRAGMA user_version = 2", err);
+		rc = exec(a, "PRAGMA user_version = 3", err);
 	if (rc == 0)
 		return exec(a, "COMMIT", err);
 fail:
@@ -462,6 +472,18 @@ audit_close(struct tg_audit *a)
 	pthread_mutex_destroy(&a->mu);
 	free(a->dir);
 	free(a);
+}
+
+sqlite3 *
+audit_db(struct tg_audit *a)
+{
+	return a->db;
+}
+
+pthread_mutex_t *
+audit_mutex(struct tg_audit *a)
+{
+	return &a->mu;
 }
 
 const char *

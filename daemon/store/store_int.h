@@ -64,6 +64,11 @@ void note_first_signature(const char *note, char *out, size_t size);
 int b64_encode(const void *p, size_t n, char *out, size_t outsz);
 int b64_decode(const char *s, uint8_t *out, size_t outsz, size_t *n);
 
+/* audit.c: for the other store modules (tokens.c): the log's database,
+ * used under the log's mutex. */
+sqlite3 *audit_db(struct tg_audit *a);
+pthread_mutex_t *audit_mutex(struct tg_audit *a);
+
 /* audit.c */
 int store_sqlite_error(struct tg_error *err, sqlite3 *db, int rc,
     const char *what);
