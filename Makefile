@@ -123,9 +123,7 @@ $(BENCH_AUDIT_BIN): $(B)/tests/bench/bench_audit.o $(LIB)
 
 # ---- run -------------------------------------------------------------
 run: $(BIN)
-	@for q in etc/examples/*.json; do \
-		echo "== $$q"; ./$(BIN) check "$$q"; echo "(exit $$?)"; \
-	done
+	@sh packaging/run-dev.sh $(BIN)
 
 # ---- tests -----------------------------------------------------------
 # test-one runs every suite once, in the current build flavour; `make test`
@@ -156,6 +154,12 @@ install: $(BIN)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/rules
 	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/tiergate
 	install -m 0644 rules/*.yaml $(DESTDIR)$(DATADIR)/rules/
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
+	install -m 0644 docs/tiergate.1 $(DESTDIR)$(MANDIR)/man1/
+	for m in docs/*.5; do [ -f "$$m" ] && \
+	    install -m 0644 "$$m" $(DESTDIR)$(MANDIR)/man5/ || true; done
+	[ -f docs/openapi.yaml ] && install -m 0644 docs/openapi.yaml \
+	    $(DESTDIR)$(DATADIR)/ || true
 
 clean:
 	rm -rf build

@@ -97,7 +97,7 @@ for t in "$B"/tests/replay_*; do
 	run "$name" "$t" "$corpus"
 done
 
-for t in tests/cli/*.sh tests/audit/*.sh; do
+for t in tests/cli/*.sh tests/audit/*.sh tests/ledger/*.sh; do
 	[ -f "$t" ] || continue
 	run "$t" sh "$t" "$B/tiergate"
 done

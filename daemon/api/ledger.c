@@ -452,6 +452,11 @@ check_license(void *ctx, const struct audit_license *l)
 	const char *until = e ? json_string_value(json_object_get(e,
 	    "valid_until")) : NULL;
 	json_t *tpp = e ? json_object_get(e, "tpp") : NULL;
+	json_t *qty = e ? json_object_get(e, "quantity") : NULL;
+	const char *cons = e ? json_string_value(json_object_get(e,
+	    "consignee")) : NULL;
+	const char *eccn = e ? json_string_value(json_object_get(e,
+	    "eccn")) : NULL;
 	bool revoked = e && json_is_true(json_object_get(e, "revoked"));
 
 	if (c->bad)
@@ -460,6 +465,10 @@ check_license(void *ctx, const struct audit_license *l)
 	    until == NULL || strcmp(until, l->valid_until) != 0 ||
 	    (tpp == NULL) != isnan(l->tpp) || (tpp != NULL &&
 	    differs(json_number_value(tpp), l->tpp)) ||
+	    (qty == NULL) != isnan(l->quantity) || (qty != NULL &&
+	    differs(json_number_value(qty), l->quantity)) ||
+	    strcmp(cons ? cons : "", l->consignee) != 0 ||
+	    strcmp(eccn ? eccn : "", l->eccn) != 0 ||
 	    revoked != (l->revoked_seq != 0)) {
 		c->bad = true;
 		snprintf(c->detail, sizeof(c->detail), "license %s in the "

@@ -359,6 +359,14 @@ fail(struct dec *d, const struct path *p, const char *fmt, ...)
 }
 
 static int
+syntax(int rc, struct dec *d)
+{
+	if (rc == TG_EINVAL && d->err != NULL)
+		d->err->code = TG_ESYNTAX;
+	return rc == TG_EINVAL ? TG_ESYNTAX : rc;
+}
+
+static int
 nomem(struct dec *d)
 {
 	return tg_error_set(d->err, -ENOMEM, "out of memory decoding query");
@@ -401,8 +409,10 @@ check_limits(struct dec *d, const json_t *j, const struct path *p, int depth)
 	case JSON_OBJECT:
 	case JSON_ARRAY:
 		if (depth > API_JSON_DEPTH_MAX) {
-			rc = fail(d, p, "nested deeper than %d levels",
-			    API_JSON_DEPTH_MAX);
+			/* Limits on the shape of the JSON are syntax (400),
+			 * not field values (422). */
+			rc = syntax(fail(d, p, "nested deeper than %d levels",
+			    API_JSON_DEPTH_MAX), d);
 			goto out;
 		}
 		if (json_is_array(j)) {
@@ -425,8 +435,8 @@ check_limits(struct dec *d, const json_t *j, const struct path *p, int depth)
 		break;
 	case JSON_STRING:
 		if (json_string_length(j) > API_STRING_MAX)
-			rc = fail(d, p, "string longer than %d bytes",
-			    API_STRING_MAX);
+			rc = syntax(fail(d, p, "string longer than %d bytes",
+			    API_STRING_MAX), d);
 		break;
 	default:
 		break;

@@ -10,6 +10,7 @@
 #ifndef TIERGATE_CLI_H
 #define TIERGATE_CLI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Exit statuses shared by the subcommands (contract.md section 4). */
@@ -25,7 +26,9 @@ struct cli_ctx {
 	size_t nrules;			/* 0: no rules found anywhere */
 	const char *rules_searched;	/* where the default was looked for,
 					 * for the error message */
-	const char *config;		/* -c: checked to exist, not read yet */
+	const char *config;		/* -c CONFIG (serve reads it) */
+	bool data_dir_given;		/* by --data-dir or the environment */
+	bool rules_given;		/* by --rules */
 };
 
 /* tiergate check [--dry-run] [FILE|-] */
@@ -44,7 +47,11 @@ int cli_decisions(const struct cli_ctx *ctx, int argc, char **argv);
 /* tiergate quota show */
 int cli_quota(const struct cli_ctx *ctx, int argc, char **argv);
 
+/* tiergate serve [--listen ADDR:PORT] */
+int cli_serve(const struct cli_ctx *ctx, int argc, char **argv);
+
 /* tiergate keygen */
 int cli_keygen(const struct cli_ctx *ctx, int argc, char **argv);
+int cli_token(const struct cli_ctx *, int, char **);
 
 #endif

@@ -159,8 +159,11 @@ do_verify(const struct cli_ctx *ctx, int argc, char **argv)
 	printf("audit log OK: %" PRIu64 " entries, %" PRIu64 " checkpoints, "
 	    "%" PRIu64 " key%s, root %s%s\n", rep.entries, rep.checkpoints,
 	    rep.keys, rep.keys == 1 ? "" : "s", rep.root[0] ? rep.root : "-",
-	    keyfile == NULL ? " (key chain anchored at the data dir's "
-	    "signing.pub; pass --key to anchor it elsewhere)" : "");
+	    rep.anchor == AUDIT_ANCHOR_GIVEN ? "" :
+	    rep.anchor == AUDIT_ANCHOR_FILE ? " (key chain anchored at the "
+	    "data dir's signing.pub; pass --key to anchor it elsewhere)" :
+	    " (WARNING: no signing.pub and no --key: the key chain is "
+	    "anchored at the log's own first key)");
 	status = CLI_EXIT_OK;
 out:
 	audit_close(a);

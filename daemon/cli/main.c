@@ -41,12 +41,14 @@ struct command {
 
 static const struct command commands[] = {
 	{ "check", cli_check },
+	{ "serve", cli_serve },
 	{ "rules", cli_rules },
 	{ "audit", cli_audit },
 	{ "keygen", cli_keygen },
 	{ "license", cli_license },
 	{ "decisions", cli_decisions },
 	{ "quota", cli_quota },
+	{ "token", cli_token },
 };
 
 /* The data dir of a source checkout (`make run`), and of a system. */
@@ -78,6 +80,7 @@ usage(FILE *fp)
 	    "  check [--dry-run] [FILE|-]  decide one query (JSON, default "
 	    "stdin)\n"
 	    "                              and print the decision (JSON)\n"
+	    "  serve [--listen ADDR:PORT]  run the REST daemon (foreground)\n"
 	    "  rules lint [FILE...]        check rule pack files; print "
 	    "every mistake\n"
 	    "  rules show [FILE...]        print the compiled rule pack\n"
@@ -100,6 +103,7 @@ usage(FILE *fp)
 	    "quota\n"
 	    "  quota show [--consignee K] [--country CC] [--year Y] [--json]\n"
 	    "                              ledger balances\n"
+	    "  token create|list|revoke    HTTP API bearer tokens\n"
 	    "\n"
 	    "options (before the command):\n"
 	    "  --data-dir DIR  database and signing key (default: "
@@ -260,6 +264,8 @@ main(int argc, char *argv[])
 	if (ctx.config != NULL && check_config(ctx.config) != 0)
 		goto out;
 
+	ctx.data_dir_given = ctx.data_dir != NULL;
+	ctx.rules_given = nrules > 0;
 	if (ctx.data_dir == NULL)
 		ctx.data_dir = access(SOURCE_MARKER, F_OK) == 0 ?
 		    SOURCE_DATA_DIR : SYSTEM_DATA_DIR;

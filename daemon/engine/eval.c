@@ -841,7 +841,9 @@ finish(struct run *r)
 		u->period = r->qt[i].period;
 		u->used = r->qt[i].before + r->qt[i].added;
 		u->limit = r->qt[i].limit;
-		u->reserved = r->qt[i].added;
+		/* A dry run reports the balance it would leave, and reserves
+		 * nothing. */
+		u->reserved = r->cx.q->dry_run ? 0 : r->qt[i].added;
 		if (r->p->quotas[r->qt[i].quota].unverified_warning != NULL &&
 		    add_warning(r,
 		    r->p->quotas[r->qt[i].quota].unverified_warning) != 0)
@@ -858,7 +860,7 @@ finish(struct run *r)
 			u->period = "all";
 			u->used = t->tpp_before + t->tpp_added;
 			u->limit = t->tpp_limit;
-			u->reserved = t->tpp_added;
+			u->reserved = r->cx.q->dry_run ? 0 : t->tpp_added;
 		}
 		if (!isnan(t->qty_limit)) {
 			u = &d->quotas[d->nquotas++];
@@ -867,7 +869,7 @@ finish(struct run *r)
 			u->period = "all";
 			u->used = t->qty_before + t->qty_added;
 			u->limit = t->qty_limit;
-			u->reserved = t->qty_added;
+			u->reserved = r->cx.q->dry_run ? 0 : t->qty_added;
 		}
 	}
 	d->warnings = r->warn;

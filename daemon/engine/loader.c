@@ -378,6 +378,23 @@ check_ident(struct ld *ld, const yaml_node_t *at, const char *s,
 	return true;
 }
 
+/* Names used in expressions: letters, digits, '_' (and '.' to separate
+ * parts), so every name a pack defines can be written in a rule. */
+static bool
+expr_name(struct ld *ld, const yaml_node_t *at, const char *s,
+    const char *what)
+{
+	for (const char *c = s; *c; c++) {
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		    (*c >= '0' && *c <= '9') || *c == '_' || *c == '.')) {
+			lerr(ld, at, "%s '%s' cannot be used in expressions: "
+			    "use letters, digits and _", what, s);
+			return false;
+		}
+	}
+	return true;
+}
+
 /* ---- pack metadata ------------------------------------------------------ */
 
 static void
@@ -618,7 +635,8 @@ load_params(struct ld *ld, yaml_node_t *n)
 		if (!check_map(ld, e, "parameter", keys))
 			continue;
 		pm->name = get_str(ld, e, "name", true, "parameter");
-		if (!check_ident(ld, e, pm->name, "parameter name"))
+		if (!check_ident(ld, e, pm->name, "parameter name") ||
+		    !expr_name(ld, e, pm->name, "parameter name"))
 			continue;
 		if (pack_param_index(p, pm->name) >= 0) {
 			lerr(ld, e, "duplicate parameter '%s'", pm->name);
@@ -717,7 +735,8 @@ load_derived(struct ld *ld, yaml_node_t *n)
 			break;
 		}
 		name = get_str(ld, e, "name", true, "derived fact");
-		if (!check_ident(ld, e, name, "derived fact name"))
+		if (!check_ident(ld, e, name, "derived fact name") ||
+		    !expr_name(ld, e, name, "derived fact name"))
 			continue;
 		if (strncmp(name, "item.", 5) != 0) {
 			lerr(ld, get(ld, e, "name"), "derived facts are item "

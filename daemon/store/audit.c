@@ -396,6 +396,31 @@ set_wal(struct tg_audit *a, struct tg_error *err)
 	return 0;
 }
 
+/* mkdir -p: parents mode 0755 as usual, the data dir itself 0700. */
+static int
+mkdir_p(const char *dir)
+{
+	char tmp[4096];
+	size_t n = strlen(dir);
+
+	if (n == 0 || n >= sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(tmp, dir, n + 1);
+	for (char *p = tmp + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
 int
 audit_open(const char *data_dir, unsigned flags, struct tg_audit **out,
     struct tg_error *err)
@@ -405,8 +430,7 @@ audit_open(const char *data_dir, unsigned flags, struct tg_audit **out,
 	int rc, oflags;
 
 	*out = NULL;
-	if ((flags & AUDIT_CREATE) && mkdir(data_dir, 0700) != 0 &&
-	    errno != EEXIST)
+	if ((flags & AUDIT_CREATE) && mkdir_p(data_dir) != 0)
 		return tg_error_set(err, TG_EIO, "cannot create data dir "
 		    "'%s': %s", data_dir, strerror(errno));
 	if (path_join(path, sizeof(path), data_dir, DB_FILE) != 0)

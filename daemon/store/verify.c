@@ -598,9 +598,12 @@ audit_verify(struct tg_audit *a, const uint8_t *trusted_pub,
 		struct tg_error e2;
 
 		snprintf(path, sizeof(path), "%s/%s", a->dir, PUB_FILE);
-		if (audit_read_pubkey(path, file_pub, &e2) == 0)
+		if (audit_read_pubkey(path, file_pub, &e2) == 0) {
 			trusted_pub = file_pub;
-	}
+			rep->anchor = AUDIT_ANCHOR_FILE;
+		}
+	} else
+		rep->anchor = AUDIT_ANCHOR_GIVEN;
 	rc = load_keys(&v, trusted_pub, err);
 	if (rc != 0)
 		goto out;
@@ -617,10 +620,12 @@ audit_verify(struct tg_audit *a, const uint8_t *trusted_pub,
 				saved_key = &v.keys[i];
 		}
 		if (saved_key == NULL) {
-			rc = tg_error_set(err, TG_EINVAL, "the saved "
-			    "checkpoint is malformed, from another log, or not "
-			    "signed by a key of this log");
-			goto out;
+			/* Evidence against the log (or the wrong file):
+			 * damage, not a usage error. */
+			damage(&v, AUDIT_UNKNOWN_KEY, 0, "the saved checkpoint "
+			    "is malformed, from another log, or not signed by "
+			    "a key of this log");
+			saved_note = NULL;
 		}
 	}
 	if (sqlite3_prepare_v2(a->db, "SELECT hash FROM tree WHERE level = ? "
@@ -757,10 +762,29 @@ audit_receipt_verify(const struct audit_receipt *r, const char *payload_sha256,
 	    r->leaf_index != r->seq - 1)
 		return tg_error_set(err, TG_EINVAL, "the receipt's sizes do not "
 		    "match its checkpoint");
+	{
+		char kid[65];
+
+		key_id_of(pub, kid);
+		if (strcmp(kid, r->key_id) != 0)
+			return tg_error_set(err, TG_EINVAL, "the receipt names "
+			    "key %.16s, not this key (%.16s)", r->key_id, kid);
+	}
 	blen = audit_entry_text(r->kind, r->pack_sha256, payload_sha256,
 	    r->prev, r->request_sha256, r->seq, r->time, body, sizeof(body));
 	if (blen < 0 || merkle_leaf_hash(body, (size_t)blen, leaf) != 0)
 		return tg_error_set(err, TG_EINVAL, "cannot rebuild the entry");
+	{
+		char eh[65];
+		uint8_t d[32];
+
+		if (merkle_sha256(body, (size_t)blen, d) != 0)
+			return tg_error_set(err, TG_ECRYPTO, "SHA-256 failed");
+		hex_encode(d, 32, eh);
+		if (strcmp(eh, r->entry_hash) != 0)
+			return tg_error_set(err, TG_EINVAL, "the receipt's "
+			    "entry_hash does not match the decision");
+	}
 	if (merkle_verify_inclusion(r->leaf_index, size, leaf,
 	    (const merkle_hash *)r->proof, r->nproof, root) != 0)
 		return tg_error_set(err, TG_EINVAL, "the decision is not the "

@@ -254,8 +254,15 @@ enum audit_damage {
 
 const char *audit_damage_name(enum audit_damage d);
 
+enum audit_anchor {
+	AUDIT_ANCHOR_NONE,	/* no signing.pub and no --key: self-anchored */
+	AUDIT_ANCHOR_FILE,	/* the data dir's signing.pub */
+	AUDIT_ANCHOR_GIVEN,	/* a key given by the caller */
+};
+
 struct audit_report {
 	enum audit_damage damage;
+	enum audit_anchor anchor;
 	uint64_t seq;			/* the first bad entry (0: none) */
 	uint64_t entries;		/* entries checked */
 	uint64_t checkpoints;		/* checkpoints checked */

@@ -125,6 +125,7 @@ err_(const char *sq, int code, const char *pointer, const char *part,
 	assert_null(q);
 }
 #define EINV(s, ptr, part) err_((s), TG_EINVAL, (ptr), (part), __LINE__)
+#define ESYN(s, ptr, part) err_((s), TG_ESYNTAX, (ptr), (part), __LINE__)
 
 #define PARTY "'consignee':{'name':'Acme'}"
 #define CHIP "{'kind':'chip','product':'nvidia-h100-sxm'}"
@@ -378,14 +379,14 @@ test_limits(void **state)
 		n += 2;
 	}
 	ptr[n] = '\0';
-	EINV(s, ptr, "nested deeper than 32 levels");
+	ESYN(s, ptr, "nested deeper than 32 levels");
 	free(s);
 
 	/* Strings: API_STRING_MAX bytes anywhere, checked before the
 	 * schema. */
 	big = padded("{'destination':'IN'," PARTY ",'items':[{'kind':'chip',"
 	    "'product':'p','description':'", 'd', API_STRING_MAX + 1, "'}]}");
-	EINV(big, "/items/0/description", "string longer than 4096 bytes");
+	ESYN(big, "/items/0/description", "string longer than 4096 bytes");
 	free(big);
 	big = padded("{'destination':'IN'," PARTY ",'items':[{'kind':'chip',"
 	    "'product':'p','description':'", 'd', API_STRING_MAX, "'}]}");
@@ -393,7 +394,7 @@ test_limits(void **state)
 	free(big);
 	/* Even where the field itself is unknown: limits come first. */
 	big = padded(QHEAD ",'notes':'", 'n', API_STRING_MAX + 1, "'}");
-	EINV(big, "/notes", "string longer than");
+	ESYN(big, "/notes", "string longer than");
 	free(big);
 }
 
