@@ -233,6 +233,29 @@ status_title(unsigned status)
 	}
 }
 
+/* A decision goes out in exactly the bytes `tiergate check` prints for
+ * it, so the two interfaces can be compared and diffed. */
+static enum MHD_Result
+send_decision(struct MHD_Connection *c, struct req *r, unsigned status,
+    const json_t *j)
+{
+	struct tg_buf b;
+	char *s = api_dumps(j, true);
+	enum MHD_Result ret;
+
+	buf_init(&b, (size_t)64 << 20);
+	if (s == NULL || buf_adds(&b, s) != 0 || buf_add(&b, "\n", 1) != 0) {
+		free(s);
+		buf_release(&b);
+		return send_text(c, r, 500, "text/plain", "out of memory\n", 14,
+		    NULL);
+	}
+	free(s);
+	ret = send_text(c, r, status, "application/json", b.p, b.len, NULL);
+	buf_release(&b);
+	return ret;
+}
+
 /* RFC 9457 problem details, with JSON pointers to the bad fields. */
 static enum MHD_Result
 problem(struct MHD_Connection *c, struct req *r, unsigned status,
@@ -705,7 +728,7 @@ h_decide(struct MHD_Connection *c, struct req *r)
 			return problem(c, r, error_status(j->status[0]),
 			    j->err[0].msg, j->err[0].pointer[0] ?
 			    j->err[0].pointer : NULL, NULL);
-		return send_json(c, r, 201, j->result[0], "application/json");
+		return send_decision(c, r, 201, j->result[0]);
 	}
 	tg_error_clear(&err);
 	j = job_new(r, 1);
@@ -816,7 +839,7 @@ h_get_decision(struct MHD_Connection *c, struct req *r)
 	if (d == NULL)
 		return problem(c, r, 500, "the logged decision cannot be read",
 		    NULL, NULL);
-	ret = send_json(c, r, 200, d, "application/json");
+	ret = send_decision(c, r, 200, d);
 	json_decref(d);
 	return ret;
 }
