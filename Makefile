@@ -6,7 +6,9 @@
 #                   replay, then the same again under ASan+UBSan
 #   make bench      benchmarks (figures, not timed tests)
 #   make fuzz       libFuzzer targets (clang)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (also: make uninstall)
+#   make deb        build/tiergate_VERSION_ARCH.deb (dpkg-buildpackage)
+#   make dist       build/tiergate-VERSION.tar.gz, a release tarball
 #
 # Variables: SANITIZE=address,undefined builds into build/san/.
 
@@ -17,7 +19,15 @@ PREFIX ?= /usr/local
 BINDIR ?= $(PREFIX)/bin
 DATADIR ?= $(PREFIX)/share/tiergate
 MANDIR ?= $(PREFIX)/share/man
+# /etc for PREFIX=/usr (a distribution package), else PREFIX/etc.
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 DESTDIR ?=
+# The release, from the one place the program takes it (main.c).
+VERSION := $(shell sed -n 's/^\#define TIERGATE_VERSION "\(.*\)"$$/\1/p' \
+	daemon/cli/main.c)
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
@@ -83,7 +93,8 @@ BENCH_BIN := $(B)/tests/bench_eval
 BENCH_AUDIT_BIN := $(B)/tests/bench_audit
 
 .SECONDARY:
-.PHONY: all run test test-one bench fuzz lint check-deps install clean deps
+.PHONY: all run test test-one bench fuzz lint check-deps install clean deps \
+	uninstall dist deb
 all: $(BIN)
 
 deps:
@@ -150,6 +161,20 @@ fuzz:
 	@sh tests/fuzz/run_fuzz.sh
 
 # ---- install ---------------------------------------------------------
+# make install [PREFIX=/usr/local] [DESTDIR=]: the binary, the rules and
+# catalog, openapi.yaml, man pages, the default configuration (never
+# overwritten: an existing one is kept), the systemd unit, sysusers.d and
+# tmpfiles.d files.  Paths inside the configuration and the unit follow
+# DATADIR, BINDIR and SYSCONFDIR.  The data dir is not created here: the
+# tmpfiles.d file and the unit's StateDirectory= make /var/lib/tiergate.
+CONF := $(DESTDIR)$(SYSCONFDIR)/tiergate/tiergate.yaml
+# The configuration and unit as installed, with this install's paths.
+INSTALLED_CONF = sed -e 's|^\(  - \)/usr/share/tiergate/rules$$|\1$(DATADIR)/rules|' \
+	packaging/tiergate.yaml
+INSTALLED_UNIT = sed -e 's|/usr/bin/tiergate |$(BINDIR)/tiergate |' \
+	-e 's| /etc/tiergate/tiergate.yaml | $(SYSCONFDIR)/tiergate/tiergate.yaml |' \
+	packaging/systemd/tiergate.service
+
 install: $(BIN)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/rules
 	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/tiergate
@@ -160,6 +185,100 @@ install: $(BIN)
 	    install -m 0644 "$$m" $(DESTDIR)$(MANDIR)/man5/ || true; done
 	[ -f docs/openapi.yaml ] && install -m 0644 docs/openapi.yaml \
 	    $(DESTDIR)$(DATADIR)/ || true
+	install -d $(DESTDIR)$(SYSCONFDIR)/tiergate
+	if [ -e $(CONF) ]; then \
+	    echo "install: keeping the existing $(CONF)"; \
+	else \
+	    $(INSTALLED_CONF) > $(CONF).tmp && chmod 0644 $(CONF).tmp && \
+	    mv $(CONF).tmp $(CONF); \
+	fi
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+	    $(DESTDIR)$(TMPFILESDIR)
+	$(INSTALLED_UNIT) > $(DESTDIR)$(SYSTEMDUNITDIR)/tiergate.service.tmp
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/tiergate.service.tmp
+	mv $(DESTDIR)$(SYSTEMDUNITDIR)/tiergate.service.tmp \
+	    $(DESTDIR)$(SYSTEMDUNITDIR)/tiergate.service
+	install -m 0644 packaging/systemd/tiergate.sysusers \
+	    $(DESTDIR)$(SYSUSERSDIR)/tiergate.conf
+	install -m 0644 packaging/systemd/tiergate.tmpfiles \
+	    $(DESTDIR)$(TMPFILESDIR)/tiergate.conf
+
+# make uninstall: removes what install put there, with the same variables.
+# The configuration goes only if it is unchanged; the data dir
+# (/var/lib/tiergate: the audit log and signing key) and the tiergate user
+# are never touched.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/tiergate
+	for f in rules/*.yaml; do rm -f "$(DESTDIR)$(DATADIR)/$$f"; done
+	rm -f $(DESTDIR)$(DATADIR)/openapi.yaml
+	-rmdir $(DESTDIR)$(DATADIR)/rules $(DESTDIR)$(DATADIR) 2>/dev/null
+	rm -f $(DESTDIR)$(MANDIR)/man1/tiergate.1
+	for m in docs/*.5; do rm -f "$(DESTDIR)$(MANDIR)/man5/$${m#docs/}"; done
+	if [ -f $(CONF) ]; then \
+	    if $(INSTALLED_CONF) | cmp -s - $(CONF); then rm -f $(CONF); \
+	    else echo "uninstall: keeping the edited $(CONF)"; fi; \
+	fi
+	-rmdir $(DESTDIR)$(SYSCONFDIR)/tiergate 2>/dev/null
+	rm -f $(DESTDIR)$(SYSTEMDUNITDIR)/tiergate.service \
+	    $(DESTDIR)$(SYSUSERSDIR)/tiergate.conf \
+	    $(DESTDIR)$(TMPFILESDIR)/tiergate.conf
+
+# ---- release ---------------------------------------------------------
+# The files of a release: in a git checkout, every tracked file plus the
+# untracked ones .gitignore does not exclude (what `make` would build
+# from); elsewhere (an unpacked tarball), everything but build/ and var/.
+# NUL-separated, for tar --null -T -.
+SOURCE_FILES = if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+	    git ls-files -z --cached --others --exclude-standard; \
+	else \
+	    find . \( -path ./build -o -path ./var -o -path ./.git \) -prune \
+	        -o -type f -print0 | sed -z 's|^\./||'; \
+	fi
+
+# make dist: build/tiergate-VERSION.tar.gz, the tree under tiergate-VERSION/
+# (owner 0, files sorted, mtime of the last commit).  Unpacked, it builds
+# with `make` alone.
+dist:
+	@set -e; \
+	[ -n "$(VERSION)" ] || { echo "make dist: no version in main.c" >&2; exit 1; }; \
+	if git rev-parse --is-inside-work-tree >/dev/null 2>&1 && \
+	    [ -n "$$(git status --porcelain)" ]; then \
+	    echo "make dist: warning: the tree has uncommitted changes;" \
+	        "they are in the tarball" >&2; \
+	fi; \
+	mtime=$$(git log -1 --format=%ct 2>/dev/null || date +%s); \
+	mkdir -p build; \
+	{ $(SOURCE_FILES); } | tar --null -T - --ignore-failed-read \
+	    --sort=name --owner=0 --group=0 --numeric-owner \
+	    --mtime="@$$mtime" --transform 's|^|tiergate-$(VERSION)/|' \
+	    -cf - | gzip -n9 > build/tiergate-$(VERSION).tar.gz.tmp; \
+	mv build/tiergate-$(VERSION).tar.gz.tmp build/tiergate-$(VERSION).tar.gz; \
+	echo "build/tiergate-$(VERSION).tar.gz"
+
+# make deb: build/tiergate_VERSION_ARCH.deb.  dpkg-buildpackage runs in a
+# throwaway copy of the tree (packaging/debian/ becomes its debian/), so
+# the checkout stays clean.  Needs dpkg-dev and debhelper, and the
+# Build-Depends of packaging/debian/control (`dpkg-checkbuilddeps` names
+# any that are missing).
+deb:
+	@set -e; \
+	for t in dpkg-buildpackage dh; do \
+	    command -v $$t >/dev/null 2>&1 || { echo "make deb: '$$t' not" \
+	        "found; apt-get install dpkg-dev debhelper" >&2; exit 1; }; \
+	done; \
+	v=$$(dpkg-parsechangelog -l packaging/debian/changelog -S Version); \
+	[ "$$v" = "$(VERSION)" ] || { echo "make deb: packaging/debian/changelog" \
+	    "is at $$v, main.c at $(VERSION); add a changelog entry" >&2; \
+	    exit 1; }; \
+	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	src=$$tmp/tiergate-$(VERSION); mkdir "$$src"; \
+	{ $(SOURCE_FILES); } | tar --null -T - --ignore-failed-read -cf - | \
+	    tar -xf - -C "$$src"; \
+	rm -rf "$$src/debian"; cp -R packaging/debian "$$src/debian"; \
+	(cd "$$src" && dpkg-buildpackage -b -us -uc); \
+	mkdir -p build; \
+	cp "$$tmp"/tiergate_$(VERSION)_*.deb build/; \
+	ls build/tiergate_$(VERSION)_*.deb
 
 clean:
 	rm -rf build

@@ -1019,7 +1019,8 @@ csv_reader_free(struct csv_reader *r)
  * decided without one of its lines.
  */
 static int
-malformed(struct csv_reader *r, const char *why, struct tg_error *err)
+malformed(struct csv_reader *r, const char *why, bool eof,
+    struct tg_error *err)
 {
 	struct csv_row *row;
 	const char *ref, *oref;
@@ -1052,12 +1053,16 @@ malformed(struct csv_reader *r, const char *why, struct tg_error *err)
 	if (rc != 0)
 		return rc;
 	r->rows++;
-	row = row_make(r, num, r->header->nfields, false);
+	/* The fields read before the mistake, to show which row it is. */
+	row = row_make(r, num, r->header->nfields, !r->row_too_big);
 	if (row == NULL)
 		return -ENOMEM;
-	rc = row_error(row, NULL, "malformed CSV at line %llu, byte %zu: %s; "
-	    "the rest of the line was skipped", (unsigned long long)r->line,
-	    r->col + 1, why);
+	if (eof)
+		rc = row_error(row, NULL, "malformed CSV: %s", why);
+	else
+		rc = row_error(row, NULL, "malformed CSV at line %llu, byte "
+		    "%zu: %s; the rest of the line was skipped",
+		    (unsigned long long)r->line, r->col + 1, why);
 	if (rc != 0) {
 		csv_row_free(row);
 		return rc;
@@ -1124,7 +1129,7 @@ feed_body(struct csv_reader *r, const unsigned char *p, size_t n,
 			why = parse_error(r, p[used]);
 			if (why == NULL)
 				return -ENOMEM;
-			rc = malformed(r, why, err);
+			rc = malformed(r, why, false, err);
 			if (rc == 0)
 				rc = restart(r);
 			if (rc != 0) {
@@ -1206,7 +1211,7 @@ csv_reader_finish(struct csv_reader *r, struct tg_error *err)
 	}
 	if (!r->skipping && csv_fini(&r->p, on_field, on_row, r) != 0) {
 		rc = malformed(r, "a quoted field is not closed at the end "
-		    "of the file", err);
+		    "of the file", true, err);
 		if (rc != 0)
 			return rc;
 	}
@@ -1253,8 +1258,9 @@ csv_reader_rows(const struct csv_reader *r)
 }
 
 const char *
-csv_reader_header_error(const struct csv_reader *r)
+csv_reader_header_error(const struct csv_reader *r, const char **column)
 {
+	*column = r->herr_col;
 	return r->herr;
 }
 
@@ -1374,8 +1380,8 @@ put_cells(const struct csv_reader *r, struct csv_row *row, json_t *root,
 	return 0;
 }
 
-/* The column of a scope whose JSON member is name, or NULL. */
-static const char *
+/* The column of a scope whose JSON member is name, or NCOLS. */
+static size_t
 column_of(enum scope s, const char *name, size_t len)
 {
 	size_t c;
@@ -1383,8 +1389,18 @@ column_of(enum scope s, const char *name, size_t len)
 	for (c = 0; c < NCOLS; c++)
 		if (columns[c].scope == s && same(name, len, columns[c].json,
 		    strlen(columns[c].json)))
-			return columns[c].name;
-	return NULL;
+			break;
+	return c;
+}
+
+/* The column named by the pointer's member seg (up to '/' or the end). */
+static size_t
+column_at(enum scope s, const char *seg)
+{
+	const char *end = strchr(seg, '/');
+
+	return column_of(s, seg, end != NULL ? (size_t)(end - seg) :
+	    strlen(seg));
 }
 
 /*
@@ -1394,7 +1410,8 @@ column_of(enum scope s, const char *name, size_t len)
  * itself (/items/3, /consignee) names the row only.
  */
 static int
-map_error(struct csv_txn *t, const struct tg_error *err)
+map_error(const struct csv_reader *r, struct csv_txn *t,
+    const struct tg_error *err)
 {
 	static const struct {
 		const char *prefix;
@@ -1403,13 +1420,13 @@ map_error(struct csv_txn *t, const struct tg_error *err)
 		{ "/consignee", S_CONSIGNEE },
 		{ "/end_user", S_END_USER },
 	};
+	char shown[SHOW_MAX + 4];
 	struct csv_row *row = t->rows[0];
-	const char *p = err->pointer, *col = NULL, *seg, *end;
-	const char *msg;
-	size_t i, k, plen;
+	const char *p = err->pointer, *col = NULL, *msg, *v;
+	size_t i, k, plen, c = NCOLS, vlen;
+	int rc;
 
 	msg = err->msg[0] != '\0' ? err->msg : tg_strerror(err->code);
-	seg = NULL;
 	if (strncmp(p, "/items/", 7) == 0) {
 		k = 0;
 		for (p += 7; *p >= '0' && *p <= '9'; p++)
@@ -1417,34 +1434,39 @@ map_error(struct csv_txn *t, const struct tg_error *err)
 			    SIZE_MAX;
 		if (k < t->nrows)
 			row = t->rows[k];
-		if (*p == '/') {
-			seg = p + 1;
-			end = strchr(seg, '/');
-			col = column_of(S_ITEM, seg, end != NULL ?
-			    (size_t)(end - seg) : strlen(seg));
-		}
+		if (*p == '/')
+			c = column_at(S_ITEM, p + 1);
 	} else {
 		for (i = 0; i < NELEM(parties); i++) {
 			plen = strlen(parties[i].prefix);
 			if (strncmp(p, parties[i].prefix, plen) != 0 ||
 			    (p[plen] != '/' && p[plen] != '\0'))
 				continue;
-			if (p[plen] == '/') {
-				seg = p + plen + 1;
-				end = strchr(seg, '/');
-				col = column_of(parties[i].scope, seg,
-				    end != NULL ? (size_t)(end - seg) :
-				    strlen(seg));
-			} else
+			if (p[plen] == '/')
+				c = column_at(parties[i].scope, p + plen + 1);
+			else
 				col = parties[i].scope == S_CONSIGNEE ?
 				    "consignee_name" : "end_user_name";
 			break;
 		}
 		if (i == NELEM(parties) && p[0] == '/')
-			col = column_of(S_TXN, p + 1, strlen(p + 1));
+			c = column_at(S_TXN, p + 1);
 	}
+	if (c < NCOLS)
+		col = columns[c].name;
 	t->bad = true;
-	if (row_error(row, col, "%s", msg) != 0)
+	/* The decoder's "'tpp' must be a number" does not quote the value;
+	 * the cell is worth showing when it was not taken as a number. */
+	v = NULL;
+	vlen = 0;
+	if (r != NULL && c < NCOLS && columns[c].type != V_STR)
+		v = value(r, row, c, &vlen);
+	if (v != NULL && vlen > 0) {
+		show(shown, sizeof(shown), v, vlen);
+		rc = row_error(row, col, "%s (the cell says '%s')", msg, shown);
+	} else
+		rc = row_error(row, col, "%s", msg);
+	if (rc != 0)
 		return -ENOMEM;
 	return fill_others(t);
 }
@@ -1452,7 +1474,7 @@ map_error(struct csv_txn *t, const struct tg_error *err)
 int
 csv_txn_fail(struct csv_txn *t, const struct tg_error *err)
 {
-	return map_error(t, err);
+	return map_error(NULL, t, err);
 }
 
 int
@@ -1513,7 +1535,7 @@ csv_txn_query(const struct csv_reader *r, struct csv_txn *t, bool dry_run,
 		goto out;
 	if (rc != 0) {
 		/* Every other failure is about the rows' values. */
-		rc = map_error(t, &err) != 0 ? -ENOMEM : TG_EINVAL;
+		rc = map_error(r, t, &err) != 0 ? -ENOMEM : TG_EINVAL;
 		goto out;
 	}
 	*request = root;

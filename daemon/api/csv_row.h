@@ -110,9 +110,10 @@ bool csv_reader_crlf(const struct csv_reader *r);
 bool csv_reader_bom(const struct csv_reader *r);
 /* Data rows delivered so far, empty and bad ones included. */
 uint64_t csv_reader_rows(const struct csv_reader *r);
-/* Problems with the header that make every row bad, as one message
- * ("the header has no column 'destination'"), or NULL. */
-const char *csv_reader_header_error(const struct csv_reader *r);
+/* A problem with the header that makes every row bad ("the header has no
+ * column 'destination'"), or NULL; *column gets the column it is about. */
+const char *csv_reader_header_error(const struct csv_reader *r,
+    const char **column);
 
 /*
  * Builds the query of t, a transaction that r handed over (r must still

@@ -33,6 +33,8 @@ struct cli_ctx {
 
 /* tiergate check [--dry-run] [FILE|-] */
 int cli_check(const struct cli_ctx *ctx, int argc, char **argv);
+/* tiergate screen [--dry-run] [--strict] [--format F] [-o OUT] FILE|- */
+int cli_screen(const struct cli_ctx *ctx, int argc, char **argv);
 
 /* tiergate rules lint [FILE...] | rules show [FILE...] */
 int cli_rules(const struct cli_ctx *ctx, int argc, char **argv);
@@ -44,6 +46,9 @@ int cli_audit(const struct cli_ctx *ctx, int argc, char **argv);
 int cli_license(const struct cli_ctx *ctx, int argc, char **argv);
 /* tiergate decisions void ID --reason R */
 int cli_decisions(const struct cli_ctx *ctx, int argc, char **argv);
+/* tiergate holds list|show|resolve */
+int cli_holds(const struct cli_ctx *ctx, int argc, char **argv);
+
 /* tiergate quota show */
 int cli_quota(const struct cli_ctx *ctx, int argc, char **argv);
 

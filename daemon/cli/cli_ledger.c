@@ -343,6 +343,28 @@ struct qshow {
 	json_t *rows;
 };
 
+/* "2025" holds 2025; a fixed period "2025-2027" holds 2025..2027.  Periods
+ * that are not years ("all": licenses, NVEU) are not listed by year. */
+static bool
+period_has_year(const char *period, const char *year)
+{
+	long long y, a, b;
+
+	if (parse_llong(year, &y) != 0)
+		return false;
+	if (strlen(period) == 9 && period[4] == '-') {
+		char p1[5], p2[5];
+
+		memcpy(p1, period, 4);
+		p1[4] = '\0';
+		memcpy(p2, period + 5, 4);
+		p2[4] = '\0';
+		if (parse_llong(p1, &a) == 0 && parse_llong(p2, &b) == 0)
+			return a <= y && y <= b;
+	}
+	return strcmp(period, year) == 0;
+}
+
 static int
 quota_row(void *ctx, const struct audit_balance *b)
 {
@@ -351,8 +373,7 @@ quota_row(void *ctx, const struct audit_balance *b)
 	if (q->country != NULL && !(strcmp(b->quota, "allocation") == 0 &&
 	    strcmp(b->key, q->country) == 0))
 		return 0;
-	if (q->year != NULL && strncmp(b->period, q->year, 4) != 0 &&
-	    strstr(b->period, q->year) == NULL)
+	if (q->year != NULL && !period_has_year(b->period, q->year))
 		return 0;
 	if (q->json)
 		return json_array_append_new(q->rows, json_pack("{s:s, s:s, "
@@ -419,4 +440,149 @@ cli_quota(const struct cli_ctx *ctx, int argc, char **argv)
 	}
 	json_decref(q.rows);
 	return rc == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+}
+
+static void
+holds_usage(FILE *fp)
+{
+	fputs("usage: tiergate holds list [--open] [--json]\n"
+	    "       tiergate holds show ID\n"
+	    "       tiergate holds resolve ID --release|--reject --reason TEXT "
+	    "--officer NAME\n", fp);
+}
+
+static int
+print_holds(json_t *list, bool json)
+{
+	size_t i;
+	json_t *h;
+
+	if (json) {
+		char *s = api_dumps(list, true);
+
+		if (s == NULL)
+			return CLI_EXIT_FAIL;
+		puts(s);
+		free(s);
+		return CLI_EXIT_OK;
+	}
+	printf("%-36s %6s  %-27s %-8s %s\n", "decision", "entry", "time",
+	    "status", "red flags");
+	json_array_foreach(list, i, h) {
+		json_t *f, *flags = json_object_get(h, "red_flags");
+		size_t k;
+
+		printf("%-36s %6" JSON_INTEGER_FORMAT "  %-27s %-8s",
+		    json_string_value(json_object_get(h, "decision_id")),
+		    json_integer_value(json_object_get(h, "seq")),
+		    json_string_value(json_object_get(h, "time")),
+		    json_string_value(json_object_get(h, "status")));
+		json_array_foreach(flags, k, f)
+			printf(" %s", json_string_value(json_object_get(f,
+			    "rule")));
+		printf("\n");
+	}
+	return CLI_EXIT_OK;
+}
+
+int
+cli_holds(const struct cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "open", no_argument, NULL, 'o' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "release", no_argument, NULL, 'R' },
+		{ "reject", no_argument, NULL, 'X' },
+		{ "reason", required_argument, NULL, 'r' },
+		{ "officer", required_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *sub, *reason = NULL, *officer = NULL, *id = NULL;
+	bool open_only = false, json = false;
+	int release = -1, ch, rc, status = CLI_EXIT_FAIL;
+	struct tg_audit *a = NULL;
+	struct audit_receipt r;
+	struct tg_error err;
+	json_t *list;
+
+	if (argc < 2) {
+		holds_usage(stderr);
+		return CLI_EXIT_FAIL;
+	}
+	sub = argv[1];
+	argc--;
+	argv++;
+	if ((strcmp(sub, "show") == 0 || strcmp(sub, "resolve") == 0) &&
+	    argc >= 2) {
+		id = argv[1];
+		argc--;
+		argv++;
+	}
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'o': open_only = true; break;
+		case 'j': json = true; break;
+		case 'R': release = 1; break;
+		case 'X': release = 0; break;
+		case 'r': reason = optarg; break;
+		case 'f': officer = optarg; break;
+		default:
+			holds_usage(stderr);
+			return CLI_EXIT_FAIL;
+		}
+	}
+	if (optind != argc) {
+		holds_usage(stderr);
+		return CLI_EXIT_FAIL;
+	}
+	tg_error_clear(&err);
+	if (strcmp(sub, "list") == 0 || (strcmp(sub, "show") == 0 && id)) {
+		if (open_rw(ctx, &a) != 0)
+			return CLI_EXIT_FAIL;
+		list = api_holds(a, open_only, id, &err);
+		audit_close(a);
+		if (list == NULL) {
+			log_warnx("holds: %s", err.msg);
+			return CLI_EXIT_FAIL;
+		}
+		if (id != NULL && json_array_size(list) == 0) {
+			log_warnx("no held decision '%s'", id);
+			json_decref(list);
+			return CLI_EXIT_FLAGGED;
+		}
+		if (id != NULL) {
+			json_t *one = json_incref(json_array_get(list, 0));
+
+			json_decref(list);
+			list = one;
+			json = true;
+		}
+		status = print_holds(list, json);
+		json_decref(list);
+		return status;
+	}
+	if (strcmp(sub, "resolve") == 0 && id != NULL) {
+		if (release < 0 || reason == NULL || officer == NULL) {
+			log_warnx("holds resolve needs --release or --reject, "
+			    "--reason and --officer");
+			return CLI_EXIT_FAIL;
+		}
+		if (open_rw(ctx, &a) != 0)
+			return CLI_EXIT_FAIL;
+		rc = api_hold_resolve(a, id, release == 1, reason, officer,
+		    &r, &err);
+		audit_close(a);
+		if (rc != 0) {
+			log_warnx("holds resolve: %s", err.msg);
+			return refused(rc);
+		}
+		printf("decision %s %s by %s\n", id, release ? "released" :
+		    "rejected", officer);
+		print_receipt("resolution", &r);
+		audit_receipt_release(&r);
+		return CLI_EXIT_OK;
+	}
+	holds_usage(stderr);
+	return CLI_EXIT_FAIL;
 }

@@ -41,6 +41,7 @@ struct command {
 
 static const struct command commands[] = {
 	{ "check", cli_check },
+	{ "screen", cli_screen },
 	{ "serve", cli_serve },
 	{ "rules", cli_rules },
 	{ "audit", cli_audit },
@@ -48,6 +49,7 @@ static const struct command commands[] = {
 	{ "license", cli_license },
 	{ "decisions", cli_decisions },
 	{ "quota", cli_quota },
+	{ "holds", cli_holds },
 	{ "token", cli_token },
 };
 
@@ -80,6 +82,12 @@ usage(FILE *fp)
 	    "  check [--dry-run] [FILE|-]  decide one query (JSON, default "
 	    "stdin)\n"
 	    "                              and print the decision (JSON)\n"
+	    "  screen [--dry-run] [--strict] [--format csv|jsonl] [-o OUT] "
+	    "FILE|-\n"
+	    "                              decide a batch (CSV or JSON "
+	    "Lines); a\n"
+	    "                              decision per row, summary on "
+	    "stderr\n"
 	    "  serve [--listen ADDR:PORT]  run the REST daemon (foreground)\n"
 	    "  rules lint [FILE...]        check rule pack files; print "
 	    "every mistake\n"
@@ -101,6 +109,9 @@ usage(FILE *fp)
 	    "  license add|list|show|revoke  export licenses in the ledger\n"
 	    "  decisions void ID --reason R  void a decision, releasing its "
 	    "quota\n"
+	    "  holds list [--open] [--json] | holds show ID\n"
+	    "  holds resolve ID --release|--reject --reason R --officer N\n"
+	    "                              held decisions (red flags)\n"
 	    "  quota show [--consignee K] [--country CC] [--year Y] [--json]\n"
 	    "                              ledger balances\n"
 	    "  token create|list|revoke    HTTP API bearer tokens\n"
@@ -125,9 +136,9 @@ usage(FILE *fp)
 	    "  -h, --help      print this help\n"
 	    "  --version       print the version\n"
 	    "\n"
-	    "exit status of check: 0 no_license_required or authorized, "
-	    "1 hold or\n"
-	    "license_required, 2 bad input or failure\n", fp);
+	    "exit status of check and screen: 0 no_license_required or "
+	    "authorized, 1 hold\n"
+	    "or license_required, 2 bad input or failure\n", fp);
 }
 
 static bool

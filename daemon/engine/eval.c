@@ -755,7 +755,9 @@ license_covers(struct run *r, size_t i, struct tg_item_decision *id)
 	t->tpp_added += isnan(tpp) ? 0 : tpp;
 	t->qty_added += qty;
 	id->authorization = "LICENSE";
-	id->license = num;
+	id->license = arena_strdup(r->a, num);
+	if (id->license == NULL)
+		return -ENOMEM;
 	return license_reason(r, id, num, NULL) == 0 ? 1 : -ENOMEM;
 }
 
@@ -914,7 +916,8 @@ eval_decide(struct tg_pack *p, const struct tg_query *q,
 	r.cx.parties[1] = &q->end_user;
 	r.cx.nparties = q->end_user_given ? 2 : 1;
 
-	d->reference = q->reference;
+	/* The decision outlives the query's memory: copy what it keeps. */
+	d->reference = q->reference ? arena_strdup(a, q->reference) : NULL;
 	d->date = q->date;
 	d->destination = r.cx.dest;
 	d->destination_given = q->destination;

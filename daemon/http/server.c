@@ -559,6 +559,8 @@ static enum MHD_Result h_ready(struct MHD_Connection *, struct req *);
 static enum MHD_Result h_metrics(struct MHD_Connection *, struct req *);
 static enum MHD_Result h_openapi(struct MHD_Connection *, struct req *);
 static enum MHD_Result h_reload(struct MHD_Connection *, struct req *);
+static enum MHD_Result h_holds(struct MHD_Connection *, struct req *);
+static enum MHD_Result h_resolve(struct MHD_Connection *, struct req *);
 
 static const struct route routes[] = {
 	{ "POST", "/v1/decisions", TG_ROLE_SCREEN, true, h_decide,
@@ -579,8 +581,13 @@ static const struct route routes[] = {
 	    "openapi" },
 	{ "POST", "/v1/admin/reload", TG_ROLE_ADMIN, false, h_reload,
 	    "admin_reload" },
+	{ "GET", "/v1/holds", TG_ROLE_AUDIT, false, h_holds, "holds" },
+	{ "POST", "/v1/decisions/*/resolve", TG_ROLE_AUDIT, true, h_resolve,
+	    "decision_resolve" },
 };
 #define ROUTE_COUNT (sizeof(routes) / sizeof(routes[0]))
+_Static_assert(sizeof(routes) / sizeof(routes[0]) <= NROUTES,
+    "the metrics arrays need a slot per route");
 
 /* Matches url against pattern; copies the "*" segment into id. */
 static bool
@@ -971,6 +978,69 @@ h_reload(struct MHD_Connection *c, struct req *r)
 	return ret;
 }
 
+static enum MHD_Result
+h_holds(struct MHD_Connection *c, struct req *r)
+{
+	const char *open = MHD_lookup_connection_value(c,
+	    MHD_GET_ARGUMENT_KIND, "open");
+	struct tg_error err;
+	json_t *list, *out;
+	enum MHD_Result ret;
+
+	tg_error_clear(&err);
+	list = api_holds(r->s->audit, open != NULL && strcmp(open, "false") !=
+	    0, NULL, &err);
+	if (list == NULL)
+		return problem(c, r, 503, err.msg, NULL, "1");
+	out = json_pack("{s:o}", "holds", list);
+	ret = send_json(c, r, 200, out, "application/json");
+	json_decref(out);
+	return ret;
+}
+
+static enum MHD_Result
+h_resolve(struct MHD_Connection *c, struct req *r)
+{
+	const char *how = json_string_value(json_object_get(r->parsed,
+	    "resolution"));
+	const char *reason = json_string_value(json_object_get(r->parsed,
+	    "reason"));
+	const char *officer = json_string_value(json_object_get(r->parsed,
+	    "officer"));
+	struct audit_receipt rc_;
+	struct tg_error err;
+	json_t *out;
+	enum MHD_Result ret;
+	int rc;
+
+	if (how == NULL || (strcmp(how, "release") != 0 &&
+	    strcmp(how, "reject") != 0))
+		return problem(c, r, 422, "resolution must be 'release' or "
+		    "'reject'", "/resolution", NULL);
+	if (reason == NULL || reason[0] == '\0')
+		return problem(c, r, 422, "a resolution needs a reason",
+		    "/reason", NULL);
+	if (officer == NULL || officer[0] == '\0')
+		return problem(c, r, 422, "a resolution names its officer",
+		    "/officer", NULL);
+	tg_error_clear(&err);
+	rc = api_hold_resolve(r->s->audit, r->path_id, strcmp(how, "release")
+	    == 0, reason, officer, &rc_, &err);
+	if (rc == TG_ENOTFOUND)
+		return problem(c, r, 404, err.msg, NULL, NULL);
+	if (rc == TG_EINVAL)
+		return problem(c, r, 409, err.msg, NULL, NULL);
+	if (rc != 0)
+		return problem(c, r, 503, err.msg, NULL, "1");
+	out = json_pack("{s:s, s:s, s:s, s:o}", "decision_id", r->path_id,
+	    "resolution", how, "officer", officer, "receipt",
+	    api_receipt_to_json(&rc_));
+	audit_receipt_release(&rc_);
+	ret = send_json(c, r, 200, out, "application/json");
+	json_decref(out);
+	return ret;
+}
+
 static int
 buf_printf_metric(struct tg_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -1264,7 +1334,7 @@ reload_rules(struct server *s, const char *why)
 		line[0] = '\0';
 		if (errs.n > 0)
 			tg_error_format(&errs.v[0], line, sizeof(line));
-		snprintf(s->reload_error, sizeof(s->reload_error), "%s "
+		snprintf(s->reload_error, sizeof(s->reload_error), "%.400s "
 		    "(%zu error%s)", line[0] ? line : tg_strerror(rc),
 		    errs.n, errs.n == 1 ? "" : "s");
 		s->reload_ok = false;

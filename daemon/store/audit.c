@@ -305,28 +305,69 @@ out:
 	return rc;
 }
 
+/*
+ * Puts a rotated key in place: the old pair is kept as
+ * signing-<old id>.key.retired and signing-<old id>.pub (receipts signed
+ * before the rotation verify with it), then signing.key.new and
+ * signing.pub.new replace the current files.  Idempotent, and called only
+ * with the database write lock held (BEGIN IMMEDIATE), so keygen and a
+ * running daemon that notices the rotation never race.
+ */
+static int
+install_rotated_key(const char *dir, const uint8_t newpub[32],
+    struct tg_error *err)
+{
+	char key[4096], pub[4096], knew[4200], pnew[4200], kold[4300];
+	char pold[4300], oldid[65];
+	EVP_PKEY *k = NULL;
+	uint8_t p[32];
+	struct tg_error e;
+
+	if (path_join(key, sizeof(key), dir, KEY_FILE) != 0 ||
+	    path_join(pub, sizeof(pub), dir, PUB_FILE) != 0)
+		return tg_error_set(err, TG_ETOOBIG, "data dir path too long");
+	snprintf(knew, sizeof(knew), "%s.new", key);
+	snprintf(pnew, sizeof(pnew), "%s.new", pub);
+	if (access(knew, F_OK) != 0)
+		return 0;		/* nothing pending */
+	if (key_load_private(knew, &k, &e) != 0 ||
+	    key_raw_public(k, p, &e) != 0 || memcmp(p, newpub, 32) != 0) {
+		EVP_PKEY_free(k);
+		return 0;		/* not the key the chain names */
+	}
+	EVP_PKEY_free(k);
+	k = NULL;
+	if (key_load_private(key, &k, &e) == 0 &&
+	    key_raw_public(k, p, &e) == 0 && memcmp(p, newpub, 32) != 0) {
+		key_id_of(p, oldid);
+		snprintf(kold, sizeof(kold), "%s/signing-%.16s.key.retired",
+		    dir, oldid);
+		snprintf(pold, sizeof(pold), "%s/signing-%.16s.pub", dir,
+		    oldid);
+		if ((link(key, kold) != 0 && errno != EEXIST) ||
+		    (access(pub, F_OK) == 0 && link(pub, pold) != 0 &&
+		    errno != EEXIST)) {
+			EVP_PKEY_free(k);
+			return tg_error_set(err, TG_EIO, "cannot keep the "
+			    "retired key: %s", strerror(errno));
+		}
+	}
+	EVP_PKEY_free(k);
+	if (rename(knew, key) != 0 || (access(pnew, F_OK) == 0 &&
+	    rename(pnew, pub) != 0))
+		return tg_error_set(err, TG_EIO, "cannot install the new key: "
+		    "%s", strerror(errno));
+	return 0;
+}
+
 /* Finishes a key rotation that committed but crashed before the new key
- * file replaced the old one (audit_keygen writes signing.key.new first). */
+ * file replaced the old one. */
 static void
 finish_rotation(struct tg_audit *a, const uint8_t latest[32])
 {
-	char path[4096], newpath[4200];
-	EVP_PKEY *k = NULL;
-	uint8_t pub[32];
 	struct tg_error e;
 
-	if (path_join(path, sizeof(path), a->dir, KEY_FILE) != 0)
-		return;
-	snprintf(newpath, sizeof(newpath), "%s.new", path);
-	if (access(newpath, F_OK) != 0 ||
-	    key_load_private(newpath, &k, &e) != 0)
-		return;
-	if (key_raw_public(k, pub, &e) == 0 && memcmp(pub, latest, 32) == 0) {
-		if (rename(newpath, path) == 0 &&
-		    path_join(path, sizeof(path), a->dir, PUB_FILE) == 0)
-			(void)key_write_pair(a->dir, KEY_FILE, PUB_FILE, k, &e);
-	}
-	EVP_PKEY_free(k);
+	(void)install_rotated_key(a->dir, latest, &e);
 }
 
 static int
@@ -376,6 +417,29 @@ load_key(struct tg_audit *a, struct tg_error *err)
 			    a->key_id);
 	}
 	return rc;
+}
+
+/*
+ * SQLite's default busy handler sleeps in growing steps up to 100 ms, so
+ * writers queued behind a 1 ms transaction wait far longer than needed and
+ * wake together.  Short randomized sleeps up to the same total timeout.
+ */
+static int
+busy_wait(void *arg, int count)
+{
+	static _Thread_local unsigned seed;
+	unsigned us;
+
+	(void)arg;
+	if (seed == 0)
+		seed = (unsigned)(uintptr_t)&seed ^ (unsigned)time(NULL);
+	/* About 1.5 ms on average: BUSY_TIMEOUT_MS in ~3300 tries. */
+	if (count >= BUSY_TIMEOUT_MS * 2 / 3)
+		return 0;
+	seed = seed * 1103515245u + 12345u;
+	us = 500 + (seed >> 16) % 2000;
+	usleep(us);
+	return 1;
 }
 
 /* WAL mode persists in the file; switching needs a moment alone with the
@@ -456,7 +520,7 @@ audit_open(const char *data_dir, unsigned flags, struct tg_audit **out,
 		    sqlite3_errstr(rc));
 		goto fail;
 	}
-	sqlite3_busy_timeout(a->db, BUSY_TIMEOUT_MS);
+	sqlite3_busy_handler(a->db, busy_wait, NULL);
 	if (!a->readonly) {
 		/* WAL so readers never block the writer; FULL so a commit
 		 * is on disk before the decision it holds is answered. */
@@ -788,6 +852,38 @@ tx_free(struct audit_tx *tx)
 }
 
 static int
+follow_rotation(struct tg_audit *a, struct tg_error *err)
+{
+	uint8_t latest[32], pub[32];
+	char path[4096];
+	EVP_PKEY *k = NULL;
+	bool found;
+	int rc;
+
+	rc = latest_key(a, latest, &found, err);
+	if (rc != 0 || !found || memcmp(latest, a->pub, 32) == 0)
+		return rc;
+	finish_rotation(a, latest);
+	if (path_join(path, sizeof(path), a->dir, KEY_FILE) != 0)
+		return tg_error_set(err, TG_ETOOBIG, "data dir path too long");
+	rc = key_load_private(path, &k, err);
+	if (rc == 0)
+		rc = key_raw_public(k, pub, err);
+	if (rc == 0 && memcmp(pub, latest, 32) != 0)
+		rc = tg_error_set(err, TG_EINVAL, "the signing key was rotated "
+		    "but '%s' is not the new key", path);
+	if (rc != 0) {
+		EVP_PKEY_free(k);
+		return rc;
+	}
+	EVP_PKEY_free(a->key);
+	a->key = k;
+	memcpy(a->pub, pub, 32);
+	key_id_of(a->pub, a->key_id);
+	return 0;
+}
+
+static int
 tx_begin(struct tg_audit *a, EVP_PKEY *const *keys, const uint8_t (*pubs)[32],
     size_t nkeys, struct audit_tx **out, struct tg_error *err)
 {
@@ -808,6 +904,15 @@ tx_begin(struct tg_audit *a, EVP_PKEY *const *keys, const uint8_t (*pubs)[32],
 	tx->nkeys = nkeys;
 	rc = exec(a, "BEGIN IMMEDIATE", err);
 	if (rc != 0) {
+		pthread_mutex_unlock(&a->mu);
+		free(tx);
+		return rc;
+	}
+	/* `tiergate keygen` in another process may have rotated the key
+	 * since this log was opened: sign with the key the chain now names,
+	 * never with a retired one. */
+	if (keys == &a->key && (rc = follow_rotation(a, err)) != 0) {
+		sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
 		pthread_mutex_unlock(&a->mu);
 		free(tx);
 		return rc;
@@ -1044,9 +1149,11 @@ audit_tx_commit(struct audit_tx *tx, struct audit_receipt *out, size_t n,
 	int rc;
 
 	if (n != tx->nr) {
+		size_t have = tx->nr;
+
 		audit_tx_abort(tx);
 		return tg_error_set(err, TG_EINTERNAL, "commit expects %zu "
-		    "receipts, the group has %zu entries", n, tx->nr);
+		    "receipts, the group has %zu entries", n, have);
 	}
 	if (tx->nr == 0) {
 		rc = exec(a, "COMMIT", err);
@@ -1314,7 +1421,7 @@ audit_keygen(const char *data_dir, char key_id[65], struct tg_error *err)
 	struct tg_audit *a = NULL;
 	EVP_PKEY *nk = NULL, *keys[2];
 	uint8_t pubs[2][32];
-	char newid[65], path[4096], newpath[4200], oldpath[4300];
+	char newid[65], path[4096];
 	char payload[512], pubhex[65];
 	struct audit_receipt r;
 	struct audit_in in;
@@ -1402,30 +1509,16 @@ audit_keygen(const char *data_dir, char key_id[65], struct tg_error *err)
 	}
 	if (rc != 0)
 		goto out;
-	snprintf(oldpath, sizeof(oldpath), "%s/signing-%.16s.key.retired",
-	    a->dir, a->key_id);
-	snprintf(newpath, sizeof(newpath), "%s.new", path);
-	if (rename(path, oldpath) != 0 || rename(newpath, path) != 0) {
-		rc = tg_error_set(err, TG_EIO, "cannot install the new key: %s",
-		    strerror(errno));
-		goto out;
+	/* Under the write lock, like a daemon that notices the rotation. */
+	pthread_mutex_lock(&a->mu);
+	rc = exec(a, "BEGIN IMMEDIATE", err);
+	if (rc == 0) {
+		rc = install_rotated_key(a->dir, pubs[1], err);
+		sqlite3_exec(a->db, "COMMIT", NULL, NULL, NULL);
 	}
-	snprintf(path, sizeof(path), "%s/%s", a->dir, PUB_FILE);
-	snprintf(newpath, sizeof(newpath), "%s.new", path);
-	/* Receipts signed before the rotation still verify with the old
-	 * public key, so it is kept beside the new one. */
-	snprintf(oldpath, sizeof(oldpath), "%s/signing-%.16s.pub", a->dir,
-	    a->key_id);
-	if (link(path, oldpath) != 0 && errno != EEXIST) {
-		rc = tg_error_set(err, TG_EIO, "cannot keep the old public "
-		    "key: %s", strerror(errno));
+	pthread_mutex_unlock(&a->mu);
+	if (rc != 0)
 		goto out;
-	}
-	if (rename(newpath, path) != 0) {
-		rc = tg_error_set(err, TG_EIO, "cannot install the new public "
-		    "key: %s", strerror(errno));
-		goto out;
-	}
 	snprintf(key_id, 65, "%s", newid);
 out:
 	sqlite3_finalize(st);

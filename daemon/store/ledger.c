@@ -246,3 +246,62 @@ out:
 	pthread_mutex_unlock(&a->mu);
 	return rc;
 }
+
+static int
+query(struct tg_audit *a, bool lock, const char *sql,
+    const char *const *params, size_t nparams,
+    int (*fn)(void *ctx, int ncols, const char *const *cols), void *ctx,
+    struct tg_error *err)
+{
+	sqlite3_stmt *st;
+	const char *cols[16];
+	int rc = 0, n, step;
+
+	if (lock)
+		pthread_mutex_lock(&a->mu);
+	if (sqlite3_prepare_v2(a->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		rc = store_sqlite_error(err, a->db, sqlite3_errcode(a->db),
+		    "query");
+		goto out;
+	}
+	if (!sqlite3_stmt_readonly(st)) {
+		sqlite3_finalize(st);
+		rc = tg_error_set(err, TG_EINVAL, "not a read-only query");
+		goto out;
+	}
+	for (size_t i = 0; i < nparams; i++)
+		sqlite3_bind_text(st, (int)i + 1, params[i], -1,
+		    SQLITE_STATIC);
+	n = sqlite3_column_count(st);
+	if (n > 16)
+		n = 16;
+	while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW) {
+		for (int i = 0; i < n; i++)
+			cols[i] = (const char *)sqlite3_column_text(st, i);
+		rc = fn(ctx, n, cols);
+	}
+	sqlite3_finalize(st);
+out:
+	if (lock)
+		pthread_mutex_unlock(&a->mu);
+	return rc;
+}
+
+int
+audit_query(struct tg_audit *a, const char *sql, const char *const *params,
+    size_t nparams, int (*fn)(void *ctx, int ncols, const char *const *cols),
+    void *ctx, struct tg_error *err)
+{
+	return query(a, true, sql, params, nparams, fn, ctx, err);
+}
+
+int
+audit_tx_query(struct audit_tx *tx, const char *sql,
+    const char *const *params, size_t nparams,
+    int (*fn)(void *ctx, int ncols, const char *const *cols), void *ctx,
+    struct tg_error *err)
+{
+	/* The transaction holds the lock already. */
+	return query(audit_tx_log(tx), false, sql, params, nparams, fn, ctx,
+	    err);
+}

@@ -443,7 +443,8 @@ decision_id_ok(const char *kind, const char *id, const char *payload)
 
 	/* Decisions and the voids that name them carry the id in the
 	 * hashed payload; other records have none. */
-	if (strcmp(kind, "decision") != 0 && strcmp(kind, "void") != 0)
+	if (strcmp(kind, "decision") != 0 && strcmp(kind, "void") != 0 &&
+	    strcmp(kind, "hold_resolution") != 0)
 		return id == NULL;
 	if (id == NULL || strlen(id) > 100)
 		return false;

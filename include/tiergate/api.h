@@ -112,6 +112,26 @@ int api_license_revoke(struct tg_audit *a, const char *number,
 int api_ledger_verify(struct tg_audit *a, bool *ok, char *detail,
     size_t size, uint64_t *balances, struct tg_error *err);
 
+/* ---- holds (daemon/api/holds.c) --------------------------------------------- */
+
+/*
+ * Held decisions (outcome "hold": red flags a compliance officer must
+ * resolve) as a JSON array, oldest first: decision_id, seq, time,
+ * reference, destination, red_flags, status (open|released|rejected) and,
+ * once resolved, resolution {resolution, officer, reason, time, seq}.
+ * open_only keeps the open ones.  New reference or NULL.
+ */
+json_t *api_holds(struct tg_audit *a, bool open_only, const char *id,
+    struct tg_error *err);
+
+/* Resolves a held decision once: release (may ship) or reject.  The
+ * resolution is an audit entry naming the decision, the officer and the
+ * reason.  TG_ENOTFOUND (no such held decision), TG_EINVAL (resolved
+ * already, or voided). */
+int api_hold_resolve(struct tg_audit *a, const char *decision_id,
+    bool release, const char *reason, const char *officer,
+    struct audit_receipt *receipt, struct tg_error *err);
+
 /* SHA-256 (hex) of a decision's canonical form without its receipt, as
  * the audit log hashed it. */
 int api_decision_payload_sha256(const json_t *decision, char out[65]);

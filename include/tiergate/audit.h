@@ -173,6 +173,19 @@ int audit_license_list(struct tg_audit *a,
     int (*fn)(void *ctx, const struct audit_license *l), void *ctx,
     struct tg_error *err);
 
+/* Runs a read-only query on the log's database, under its lock: fn gets
+ * each row's text columns.  For the api layer's reports and holds. */
+int audit_query(struct tg_audit *a, const char *sql,
+    const char *const *params, size_t nparams,
+    int (*fn)(void *ctx, int ncols, const char *const *cols), void *ctx,
+    struct tg_error *err);
+
+/* The same inside a write transaction (sees its writes). */
+int audit_tx_query(struct audit_tx *tx, const char *sql,
+    const char *const *params, size_t nparams,
+    int (*fn)(void *ctx, int ncols, const char *const *cols), void *ctx,
+    struct tg_error *err);
+
 /* Whether decision_id is logged, and whether a void entry names it. */
 int audit_tx_decision_state(struct audit_tx *tx, const char *decision_id,
     bool *logged, bool *voided);

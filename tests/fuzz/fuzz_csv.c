@@ -104,6 +104,11 @@ write_row(struct run *u, const struct csv_row *row)
 	const char *s;
 
 	if (!u->header_out) {
+		/* A blank first line: the reader looks for a byte order
+		 * mark in the first bytes only, and a header field may
+		 * begin with bytes that look like one. */
+		if (buf_add(&u->out, "\n", 1) != 0)
+			abort();
 		n = csv_reader_ncolumns(u->r);
 		for (i = 0; i < n; i++) {
 			s = csv_reader_column(u->r, i, &len);

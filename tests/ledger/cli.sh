@@ -13,8 +13,9 @@
 #    LICENSE until the license is used up, then refused with the license
 #    named; a revoked license authorizes nothing; `license show` and
 #    `license list` report what is used;
-#  - `quota show` (table and --json, --consignee, --country, --year) shows
-#    what is reserved; a dry run reserves nothing;
+#  - `quota show` (table and --json, --consignee, --country, --year: a
+#    period is in every year it covers) shows what is reserved; a dry run
+#    reserves nothing;
 #  - `audit verify` says "ledger OK", and "audit log DAMAGED: ledger: "
 #    (exit 1) once a reservation is altered behind the log's back.
 # JSON is read with the sqlite3 shell's json_extract.  Ends with
