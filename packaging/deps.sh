@@ -5,9 +5,11 @@
 # `make test`. As root it runs apt-get; otherwise it prints the command.
 set -eu
 
+# chromium is for the tests only: tests/report/browser.sh renders the HTML
+# report headless.  tiergate itself never runs it.
 PKGS="build-essential pkg-config libyaml-dev libssl-dev libmicrohttpd-dev
 libsqlite3-dev libjansson-dev libcsv-dev libcmocka-dev clang
-libclang-rt-14-dev curl sqlite3 openssl procps"
+libclang-rt-14-dev curl sqlite3 openssl procps chromium"
 
 missing=""
 for p in $PKGS; do

@@ -100,7 +100,7 @@ done
 # tests/install/: only layout.sh; deb.sh needs root and dist.sh compiles
 # the program again (run them by hand, see their headers).
 for t in tests/cli/*.sh tests/audit/*.sh tests/screen/*.sh tests/ledger/*.sh \
-    tests/install/layout.sh; do
+    tests/install/layout.sh tests/api/*.sh tests/report/*.sh; do
 	[ -f "$t" ] || continue
 	run "$t" sh "$t" "$B/tiergate"
 done

@@ -127,9 +127,9 @@ struct csv_reader {
 	bool bom;
 	bool crlf;
 
-	uint64_t line;			/* of the byte being parsed, 1-based */
-	size_t col;			/* bytes of this line already parsed */
-	bool skipping;			/* after a malformed row: to the LF */
+	uint64_t line;			/* being parsed, 1-based */
+	size_t col;			/* bytes of it already parsed */
+	bool skipping;			/* to the next LF, after a bad row */
 	int stop;			/* non-zero: the reader is done */
 
 	/* The row being read: its fields, back to back, NUL-terminated. */
@@ -138,15 +138,16 @@ struct csv_reader {
 	size_t nf, falloc;
 	bool row_too_big;
 	bool too_many_fields;
+	bool header_too_big;
 
 	struct csv_row *header;		/* NULL until read */
 	int colidx[NCOLS];		/* header column, or -1 */
-	const char *herr_col;		/* a header problem: every row is */
-	char *herr;			/* bad, "column C: herr" */
+	const char *herr_col;		/* a header problem makes every */
+	char *herr;			/* row bad: "column C: herr" */
 	uint64_t rows;			/* data rows delivered */
 
-	struct csv_txn *open;		/* the transaction being gathered */
-	char *overflow_ref;		/* a reference past TG_ITEMS_MAX rows */
+	struct csv_txn *open;		/* the transaction being read */
+	char *overflow_ref;		/* one past TG_ITEMS_MAX rows */
 
 	/* References seen: 64-bit fingerprints and their first rows. */
 	uint64_t *fp;
@@ -512,6 +513,18 @@ fingerprint(const char *s, size_t len)
 	return h == 0 ? 1 : h;		/* 0 marks an empty slot */
 }
 
+/*
+ * The slot of fingerprint h in a table of cap slots (any cap below 2^32):
+ * the high half of h scaled to cap, which needs no power of two, so the
+ * table can grow by half rather than double.  Memory is what bounds a
+ * file's distinct references.
+ */
+static size_t
+fp_slot(uint64_t h, size_t cap)
+{
+	return (size_t)(((h >> 32) * (uint64_t)cap) >> 32);
+}
+
 static int
 fp_grow(struct csv_reader *r)
 {
@@ -519,7 +532,9 @@ fp_grow(struct csv_reader *r)
 	uint32_t *rows;
 	size_t cap, i, j;
 
-	cap = r->fpcap == 0 ? 1024 : r->fpcap * 2;
+	cap = r->fpcap == 0 ? 1024 : r->fpcap + r->fpcap / 2;
+	if (cap >= UINT32_MAX)
+		return -ENOMEM;
 	fp = calloc(cap, sizeof(*fp));
 	rows = calloc(cap, sizeof(*rows));
 	if (fp == NULL || rows == NULL) {
@@ -530,9 +545,9 @@ fp_grow(struct csv_reader *r)
 	for (i = 0; i < r->fpcap; i++) {
 		if (r->fp[i] == 0)
 			continue;
-		j = r->fp[i] & (cap - 1);
-		while (fp[j] != 0)
-			j = (j + 1) & (cap - 1);
+		for (j = fp_slot(r->fp[i], cap); fp[j] != 0;
+		    j = j + 1 == cap ? 0 : j + 1)
+			;
 		fp[j] = r->fp[i];
 		rows[j] = r->fprow[i];
 	}
@@ -549,7 +564,8 @@ fp_grow(struct csv_reader *r)
  * gets the row it was first seen on (0: new).  Two distinct references
  * share a fingerprint with a probability of about n^2 / 2^65 (3e-8 for a
  * million); the worst that does is refuse a row, never decide one twice.
- * Rows past 2^32 are remembered as UINT32_MAX.
+ * Rows past 2^32 are remembered as UINT32_MAX.  Linear probing, at most
+ * 80 % full: 15 bytes per reference on average.
  */
 static int
 fp_check(struct csv_reader *r, const char *s, size_t len, uint64_t num,
@@ -560,19 +576,18 @@ fp_check(struct csv_reader *r, const char *s, size_t len, uint64_t num,
 	int rc;
 
 	*earlier = 0;
-	if (r->fpn + 1 > r->fpcap / 4 * 3) {
+	if (r->fpn + 1 > r->fpcap / 5 * 4) {
 		rc = fp_grow(r);
 		if (rc != 0)
 			return rc;
 	}
 	h = fingerprint(s, len);
-	j = h & (r->fpcap - 1);
-	while (r->fp[j] != 0) {
+	for (j = fp_slot(h, r->fpcap); r->fp[j] != 0;
+	    j = j + 1 == r->fpcap ? 0 : j + 1) {
 		if (r->fp[j] == h) {
 			*earlier = r->fprow[j];
 			return 0;
 		}
-		j = (j + 1) & (r->fpcap - 1);
 	}
 	r->fp[j] = h;
 	r->fprow[j] = num > UINT32_MAX ? UINT32_MAX : (uint32_t)num;
@@ -628,8 +643,9 @@ emit_row(struct csv_reader *r, struct csv_row *row)
 }
 
 /*
- * The party columns of a transaction come from its first row; a later row
- * may leave them empty or repeat them, but not say something else.
+ * A transaction's date, destination and party columns come from its first
+ * row; a later row may leave them empty or repeat them, but not say
+ * something else.
  */
 static int
 check_conflicts(struct csv_reader *r, const struct csv_row *first,
@@ -651,9 +667,9 @@ check_conflicts(struct csv_reader *r, const struct csv_row *first,
 		rs = value(r, first, COL_REFERENCE, &rlen);
 		show(ref, sizeof(ref), rs, rlen);
 		return row_error(row, columns[c].name, "'%s' here, but '%s' "
-		    "on row %llu, where transaction '%s' begins (a "
-		    "transaction's party columns come from its first row)", v,
-		    v0, (unsigned long long)first->row, ref);
+		    "on row %llu, where transaction '%s' begins (its date, "
+		    "destination and parties come from that row)", v, v0,
+		    (unsigned long long)first->row, ref);
 	}
 	return 0;
 }
@@ -748,6 +764,39 @@ route_row(struct csv_reader *r, struct csv_row *row)
 	return txn_add(r->open, row);
 }
 
+/*
+ * A row that was not read whole (malformed, or too long): its error is
+ * set and its fields are those read before the trouble.  If its reference
+ * was among them, it goes where that reference says; if not, it might
+ * belong to the transaction being read, which is then not decided either:
+ * a shipment is never decided without one of its lines.
+ */
+static int
+route_broken(struct csv_reader *r, struct csv_row *row)
+{
+	int i = r->colidx[COL_REFERENCE];
+	int rc;
+
+	if (i < 0 || (size_t)i < r->nf)
+		return route_row(r, row);
+	if (r->open != NULL) {
+		rc = row_error(r->open->rows[0], NULL, "not decided: row %llu, "
+		    "which may belong to the same transaction, is bad",
+		    (unsigned long long)row->row);
+		if (rc != 0) {
+			csv_row_free(row);
+			return rc;
+		}
+		r->open->bad = true;
+	}
+	rc = close_open(r);
+	if (rc != 0) {
+		csv_row_free(row);
+		return rc;
+	}
+	return emit_row(r, row);
+}
+
 /* ---- libcsv callbacks ------------------------------------------------- */
 
 static void
@@ -803,8 +852,10 @@ take_header(struct csv_reader *r, int c)
 	size_t i, c2, len;
 
 	/* Reported by feed_body, which knows the line. */
-	if (r->row_too_big || r->too_many_fields)
+	if (r->row_too_big || r->too_many_fields) {
+		r->header_too_big = true;
 		return TG_ESYNTAX;
+	}
 	r->header = row_make(r, 1, r->nf, true);
 	if (r->header == NULL)
 		return -ENOMEM;
@@ -892,19 +943,23 @@ take_row(struct csv_reader *r)
 	struct csv_row *row;
 	size_t ncols = r->header->nfields;
 	uint64_t num;
-	bool keep;
 	int rc = 0;
 
 	r->rows++;
 	num = r->rows + 1;
-	keep = !r->row_too_big;
-	row = row_make(r, num, ncols, keep);
+	row = row_make(r, num, ncols, true);
 	if (row == NULL)
 		return -ENOMEM;
-	if (r->row_too_big)
+	if (r->row_too_big) {
 		rc = row_error(row, NULL, "the row is longer than %zu MiB",
 		    CSVR_ROW_MAX >> 20);
-	else if (row_is_empty(r))
+		if (rc != 0) {
+			csv_row_free(row);
+			return rc;
+		}
+		return route_broken(r, row);
+	}
+	if (row_is_empty(r))
 		row->empty = true;
 	else if (r->too_many_fields)
 		rc = row_error(row, NULL, "more than %d fields; the header "
@@ -1013,48 +1068,21 @@ csv_reader_free(struct csv_reader *r)
 
 /*
  * The row being read cannot be parsed (why).  Before the header that is
- * the end; after it, the row is delivered bad and empty, and so is the
- * transaction being gathered unless the row's own reference (when it was
- * read before the mistake) shows it belongs to another: a shipment is not
- * decided without one of its lines.
+ * the end; after it, the row is delivered bad, with the fields read
+ * before the mistake.
  */
 static int
 malformed(struct csv_reader *r, const char *why, bool eof,
     struct tg_error *err)
 {
 	struct csv_row *row;
-	const char *ref, *oref;
-	size_t len, olen;
-	uint64_t num;
-	int i, rc;
+	int rc;
 
 	if (r->header == NULL)
 		return tg_error_pos(err, TG_ESYNTAX, "", (int)r->line,
 		    (int)r->col + 1, "malformed CSV header: %s", why);
-	num = r->rows + 2;
-	i = r->colidx[COL_REFERENCE];
-	if (r->open != NULL) {
-		oref = value(r, r->open->rows[0], COL_REFERENCE, &olen);
-		ref = NULL;
-		len = 0;
-		if (i >= 0 && (size_t)i < r->nf && !r->row_too_big)
-			ref = trim(r->rowbuf.p + r->off[i], r->flen[i], &len);
-		if (ref == NULL || same(ref, len, oref, olen)) {
-			rc = row_error(r->open->rows[0], NULL, "not decided: "
-			    "row %llu, which may belong to the same "
-			    "transaction, is malformed",
-			    (unsigned long long)num);
-			if (rc != 0)
-				return rc;
-			r->open->bad = true;
-		}
-	}
-	rc = close_open(r);
-	if (rc != 0)
-		return rc;
 	r->rows++;
-	/* The fields read before the mistake, to show which row it is. */
-	row = row_make(r, num, r->header->nfields, !r->row_too_big);
+	row = row_make(r, r->rows + 1, r->header->nfields, true);
 	if (row == NULL)
 		return -ENOMEM;
 	if (eof)
@@ -1067,7 +1095,7 @@ malformed(struct csv_reader *r, const char *why, bool eof,
 		csv_row_free(row);
 		return rc;
 	}
-	return emit_row(r, row);
+	return route_broken(r, row);
 }
 
 /* Why libcsv stopped at byte c. */
@@ -1090,6 +1118,17 @@ restart(struct csv_reader *r)
 	csv_free(&r->p);
 	row_reset(r);
 	return parser_init(r);
+}
+
+/* What the reader returns once a callback stopped it. */
+static int
+stopped(struct csv_reader *r, struct tg_error *err)
+{
+	if (r->header_too_big)
+		return tg_error_pos(err, TG_ESYNTAX, "", (int)r->line, 1,
+		    "the header row has more than %d fields or %zu MiB",
+		    CSVR_COLUMNS_MAX, CSVR_ROW_MAX >> 20);
+	return r->stop;
 }
 
 static int
@@ -1118,12 +1157,8 @@ feed_body(struct csv_reader *r, const unsigned char *p, size_t n,
 		}
 		seg = lf != NULL ? (size_t)(lf - p) + 1 : n;
 		used = csv_parse(&r->p, p, seg, on_field, on_row, r);
-		if (r->stop == TG_ESYNTAX)
-			return tg_error_pos(err, TG_ESYNTAX, "", (int)r->line,
-			    1, "the header row has more than %d fields or "
-			    "%zu MiB", CSVR_COLUMNS_MAX, CSVR_ROW_MAX >> 20);
 		if (r->stop != 0)
-			return r->stop;
+			return stopped(r, err);
 		if (used < seg) {
 			r->col += used;
 			why = parse_error(r, p[used]);
@@ -1212,11 +1247,13 @@ csv_reader_finish(struct csv_reader *r, struct tg_error *err)
 	if (!r->skipping && csv_fini(&r->p, on_field, on_row, r) != 0) {
 		rc = malformed(r, "a quoted field is not closed at the end "
 		    "of the file", true, err);
-		if (rc != 0)
+		if (rc != 0) {
+			r->stop = rc;
 			return rc;
+		}
 	}
 	if (r->stop != 0)
-		return r->stop;
+		return stopped(r, err);
 	if (r->header == NULL)
 		return tg_error_pos(err, TG_ESYNTAX, "", (int)r->line, 1,
 		    "no header row (the file is empty)");

@@ -39,7 +39,7 @@
 #define CSVR_COLUMNS_MAX 1024			/* fields in a row */
 #define CSVR_FIELD_MAX ((size_t)64 << 10)	/* bytes in a field */
 #define CSVR_ROW_MAX ((size_t)1 << 20)		/* bytes in a row */
-#define CSVR_TXN_MAX ((size_t)16 << 20)		/* bytes in a transaction */
+#define CSVR_TXN_MAX ((size_t)16 << 20)		/* in a transaction */
 
 /*
  * One data row.  field[i] (len[i] bytes, NUL-terminated, possibly holding
@@ -53,9 +53,9 @@ struct csv_row {
 	size_t nfields;			/* the header's width */
 	char **field;
 	size_t *len;
-	char *error;			/* "row N, column C: msg", or NULL */
-	char *result;			/* the caller's (free()d here) */
-	bool empty;			/* every field empty: nothing to decide */
+	char *error;			/* "row N, column C: msg" or NULL */
+	char *result;			/* the caller's; free()d here */
+	bool empty;			/* all fields empty: not decided */
 };
 
 /*

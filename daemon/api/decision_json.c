@@ -301,3 +301,78 @@ api_dumps(const json_t *j, bool indent)
 	flags |= indent ? JSON_INDENT(2) : JSON_COMPACT;
 	return json_dumps(j, flags);
 }
+
+/*
+ * The key order of each object in a decision (api_decision_to_json writes
+ * them in this order); members not listed keep their sorted order after the
+ * listed ones.
+ */
+static const char *const top_order[] = { "decision_id", "reference", "date",
+    "outcome", "destination", "items", "quotas", "red_flags", "warnings",
+    "rules", "dry_run", "receipt", NULL };
+static const char *const dest_order[] = { "country", "tier", "country_given",
+    NULL };
+static const char *const item_order[] = { "index", "eccn", "outcome",
+    "authorization", "license", "review_policy", "tpp", "operations",
+    "reasons", NULL };
+static const char *const reason_order[] = { "rule", "citation", "text",
+    NULL };
+static const char *const quota_order[] = { "name", "key", "period", "used",
+    "limit", "reserved", NULL };
+static const char *const flag_order[] = { "rule", "citation", "text", "item",
+    NULL };
+static const char *const rules_order[] = { "pack", "version", "sha256",
+    NULL };
+
+static json_t *
+ordered(const json_t *o, const char *const *order)
+{
+	json_t *n = json_object();
+	const char *k;
+	json_t *v;
+
+	if (n == NULL || !json_is_object(o))
+		return n;
+	for (size_t i = 0; order[i] != NULL; i++)
+		if ((v = json_object_get(o, order[i])) != NULL)
+			json_object_set(n, order[i], v);
+	json_object_foreach((json_t *)(uintptr_t)o, k, v)
+		if (json_object_get(n, k) == NULL)
+			json_object_set(n, k, v);
+	return n;
+}
+
+static json_t *
+ordered_list(const json_t *a, const char *const *order)
+{
+	json_t *n = json_array(), *v;
+	size_t i;
+
+	json_array_foreach(a, i, v)
+		json_array_append_new(n, ordered(v, order));
+	return n;
+}
+
+json_t *
+api_decision_ordered(const json_t *c)
+{
+	json_t *d = ordered(c, top_order), *items, *it;
+	size_t i;
+
+	if (d == NULL)
+		return NULL;
+	json_object_set_new(d, "destination",
+	    ordered(json_object_get(c, "destination"), dest_order));
+	items = ordered_list(json_object_get(c, "items"), item_order);
+	json_array_foreach(items, i, it)
+		json_object_set_new(it, "reasons",
+		    ordered_list(json_object_get(it, "reasons"), reason_order));
+	json_object_set_new(d, "items", items);
+	json_object_set_new(d, "quotas",
+	    ordered_list(json_object_get(c, "quotas"), quota_order));
+	json_object_set_new(d, "red_flags",
+	    ordered_list(json_object_get(c, "red_flags"), flag_order));
+	json_object_set_new(d, "rules",
+	    ordered(json_object_get(c, "rules"), rules_order));
+	return d;
+}

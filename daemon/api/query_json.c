@@ -358,6 +358,20 @@ fail(struct dec *d, const struct path *p, const char *fmt, ...)
 	return tg_error_ptr(d->err, TG_EINVAL, pb.s, "%s", msg);
 }
 
+/* The daemon's configured limits: set once at startup, before any thread
+ * decodes; they can only tighten the built-in maxima. */
+static unsigned api_depth_max = API_JSON_DEPTH_MAX;
+static size_t api_string_max = API_STRING_MAX;
+
+void
+api_set_limits(unsigned depth_max, size_t string_max)
+{
+	if (depth_max > 0 && depth_max < API_JSON_DEPTH_MAX)
+		api_depth_max = depth_max;
+	if (string_max > 0 && string_max < API_STRING_MAX)
+		api_string_max = string_max;
+}
+
 static int
 syntax(int rc, struct dec *d)
 {
@@ -408,11 +422,11 @@ check_limits(struct dec *d, const json_t *j, const struct path *p, int depth)
 	switch (json_typeof(j)) {
 	case JSON_OBJECT:
 	case JSON_ARRAY:
-		if (depth > API_JSON_DEPTH_MAX) {
+		if (depth > (int)api_depth_max) {
 			/* Limits on the shape of the JSON are syntax (400),
 			 * not field values (422). */
-			rc = syntax(fail(d, p, "nested deeper than %d levels",
-			    API_JSON_DEPTH_MAX), d);
+			rc = syntax(fail(d, p, "nested deeper than %u levels",
+			    api_depth_max), d);
 			goto out;
 		}
 		if (json_is_array(j)) {
@@ -434,9 +448,9 @@ check_limits(struct dec *d, const json_t *j, const struct path *p, int depth)
 		}
 		break;
 	case JSON_STRING:
-		if (json_string_length(j) > API_STRING_MAX)
-			rc = syntax(fail(d, p, "string longer than %d bytes",
-			    API_STRING_MAX), d);
+		if (json_string_length(j) > api_string_max)
+			rc = syntax(fail(d, p, "string longer than %zu bytes",
+			    api_string_max), d);
 		break;
 	default:
 		break;
@@ -1047,7 +1061,7 @@ parse_item(struct dec *d, const json_t *v, const struct path *p,
 		return rc;
 	kv = json_object_get(v, "kind");
 	if (kv == NULL)
-		return fail(d, p, "missing required field 'kind'");
+		return fail(d, &kp, "missing required field 'kind'");
 	kname = json_is_string(kv) ? json_string_value(kv) : "";
 	for (i = 0; i < NELEM(kinds); i++)
 		if (strcmp(kname, kinds[i].name) == 0)

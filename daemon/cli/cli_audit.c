@@ -6,9 +6,12 @@
  *   audit verify-receipt --key PUB FILE           offline, one decision
  *   audit consistency OLD NEW                     NEW extends OLD
  *   audit show SEQ | export [--from N] [--to M] | checkpoint
+ *   audit report --from DATE --to DATE [--format html|csv|json] [-o FILE]
+ *                                                 the compliance summary
  *
  * Exit status: 0 verified (or done), 1 damage or an invalid receipt or
- * proof, 2 usage or failure.
+ * proof (report: written, but the log or the ledger failed verification),
+ * 2 usage or failure.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -16,11 +19,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
 #include "tiergate/api.h"
 #include "tiergate/audit.h"
+#include "tiergate/engine.h"
 #include "tiergate/util.h"
 
 #include "cli.h"
@@ -36,7 +41,9 @@ audit_usage(FILE *fp)
 	    "       tiergate audit consistency OLD NEW\n"
 	    "       tiergate audit show SEQ\n"
 	    "       tiergate audit export [--from N] [--to M]\n"
-	    "       tiergate audit checkpoint\n", fp);
+	    "       tiergate audit checkpoint\n"
+	    "       tiergate audit report --from DATE --to DATE "
+	    "[--format html|csv|json] [-o FILE]\n", fp);
 }
 
 static void
@@ -458,6 +465,142 @@ out:
 	return status;
 }
 
+/* The format a file name asks for (report.html), else JSON. */
+static enum report_format
+format_of_name(const char *path)
+{
+	const char *dot = path != NULL ? strrchr(path, '.') : NULL;
+	enum report_format f = REPORT_JSON;
+
+	if (dot != NULL && api_report_format_parse(dot + 1, &f) != 0)
+		f = REPORT_JSON;
+	return f;
+}
+
+/* Writes len bytes to path, or stdout for NULL; a file is removed again
+ * when it cannot be written whole. */
+static int
+write_out(const char *path, const char *p, size_t len)
+{
+	FILE *fp = path != NULL ? fopen(path, "w") : stdout;
+	bool ok;
+
+	if (fp == NULL) {
+		log_warn("cannot create '%s'", path);
+		return -1;
+	}
+	ok = fwrite(p, 1, len, fp) == len;
+	if (path != NULL)
+		ok = fclose(fp) == 0 && ok;
+	else
+		ok = fflush(fp) == 0 && ok;
+	if (!ok) {
+		log_warn("cannot write '%s'", path ? path : "stdout");
+		if (path != NULL)
+			(void)unlink(path);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+do_report(const struct cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "from", required_argument, NULL, 'f' },
+		{ "to", required_argument, NULL, 't' },
+		{ "format", required_argument, NULL, 'F' },
+		{ "output", required_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *from_s = NULL, *to_s = NULL, *fmt_s = NULL, *out = NULL;
+	struct tg_audit *a = NULL;
+	struct tg_pack *pack = NULL;
+	struct tg_errlist errs;
+	struct tg_error err;
+	struct tg_buf b;
+	enum report_format fmt;
+	tg_date from, to;
+	json_t *rep = NULL;
+	int ch, rc, status = CLI_EXIT_FAIL;
+
+	tg_error_clear(&err);
+	buf_init(&b, REPORT_OUT_MAX);
+	errlist_init(&errs);
+	while ((ch = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
+		if (ch == 'f')
+			from_s = optarg;
+		else if (ch == 't')
+			to_s = optarg;
+		else if (ch == 'F')
+			fmt_s = optarg;
+		else if (ch == 'o')
+			out = optarg;
+		else {
+			audit_usage(stderr);
+			return CLI_EXIT_FAIL;
+		}
+	}
+	if (optind != argc || from_s == NULL || to_s == NULL) {
+		audit_usage(stderr);
+		return CLI_EXIT_FAIL;
+	}
+	if (date_parse(from_s, strlen(from_s), &from) != 0 ||
+	    date_parse(to_s, strlen(to_s), &to) != 0) {
+		log_warnx("audit report: --from and --to take dates as "
+		    "YYYY-MM-DD");
+		return CLI_EXIT_FAIL;
+	}
+	if (from > to) {
+		log_warnx("audit report: --from %s is after --to %s", from_s,
+		    to_s);
+		return CLI_EXIT_FAIL;
+	}
+	if (fmt_s == NULL)
+		fmt = format_of_name(out);
+	else if (api_report_format_parse(fmt_s, &fmt) != 0) {
+		log_warnx("audit report: unknown format '%s' (html, csv or "
+		    "json)", fmt_s);
+		return CLI_EXIT_FAIL;
+	}
+	/* The rules in use name the legal status of their pack; a report
+	 * is still made without them. */
+	if (ctx->nrules > 0 && pack_load(ctx->rules, ctx->nrules, &pack,
+	    &errs) != 0) {
+		log_debug("audit report: rules not loaded; the pack's status "
+		    "is left out");
+		pack = NULL;
+	}
+	if (open_log(ctx, AUDIT_READONLY, &a) != 0)
+		goto out;
+	rep = api_report_json(a, from, to, pack, &err);
+	if (rep == NULL) {
+		report("audit report", &err, err.code ? err.code : -ENOMEM);
+		goto out;
+	}
+	rc = api_report_render(rep, fmt, &b, &err);
+	if (rc != 0) {
+		report("audit report", &err, rc);
+		goto out;
+	}
+	if (write_out(out, b.p != NULL ? b.p : "", b.len) != 0)
+		goto out;
+	if (!json_is_true(json_object_get(json_object_get(rep, "integrity"),
+	    "ok"))) {
+		log_warnx("audit report: the log or the ledger failed "
+		    "verification (see the report's integrity section)");
+		status = CLI_EXIT_FLAGGED;
+	} else
+		status = CLI_EXIT_OK;
+out:
+	json_decref(rep);
+	audit_close(a);
+	pack_unref(pack);
+	errlist_release(&errs);
+	buf_release(&b);
+	return status;
+}
+
 int
 cli_audit(const struct cli_ctx *ctx, int argc, char **argv)
 {
@@ -487,6 +630,8 @@ cli_audit(const struct cli_ctx *ctx, int argc, char **argv)
 	optind = 0;
 	if (strcmp(sub, "export") == 0)
 		return do_export(ctx, argc, argv);
+	if (strcmp(sub, "report") == 0)
+		return do_report(ctx, argc, argv);
 	log_warnx("unknown audit command '%s'", sub);
 	audit_usage(stderr);
 	return CLI_EXIT_FAIL;

@@ -222,7 +222,7 @@ fmt_of_name(const char *path)
 	return FMT_NONE;
 }
 
-/* ---- progress and summary ------------------------------------------------- */
+/* ---- progress and summary -------------------------------------------- */
 
 static void
 fmt_duration(char *buf, size_t size, double secs)
@@ -641,7 +641,7 @@ write_jsonl(struct screen *s, struct pending *p)
 	return rc == 0 ? out_line(s) : rc;
 }
 
-/* ---- results --------------------------------------------------------------- */
+/* ---- results ---------------------------------------------------------- */
 
 /* One row's result columns from its item's decision: outcome, eccn,
  * authorization, review_policy, reasons, decision_id. */
@@ -737,7 +737,7 @@ count_bad(struct screen *s, uint64_t row)
 		s->first_bad = row;
 }
 
-/* ---- the commit group ------------------------------------------------------- */
+/* ---- the commit group ------------------------------------------------- */
 
 static void
 pending_release(struct pending *p)
@@ -778,17 +778,17 @@ jsonl_error(struct pending *p, const struct tg_error *err)
 	return p->error != NULL ? 0 : -ENOMEM;
 }
 
-/* Gives every row of the group from index i on an error of the run's
- * own (an audit log failure). */
+/* Gives every row of the group an error of the run's own (an audit log
+ * failure), in place of any result it had. */
 static int
-fail_from(struct screen *s, size_t from, const char *why)
+fail_group(struct screen *s, const char *why)
 {
 	struct pending *p;
 	char text[TG_ERR_MSG_MAX + 64];
 	size_t i;
 	int rc;
 
-	for (i = from; i < s->ngroup; i++) {
+	for (i = 0; i < s->ngroup; i++) {
 		p = &s->group[i];
 		json_decref(p->decision);
 		p->decision = NULL;
@@ -847,7 +847,7 @@ write_group(struct screen *s, size_t n)
 		}
 	}
 	if (fflush(s->out) == EOF) {
-		log_warn("cannot write the output");
+		log_warn("cannot write to '%s'", s->out_name);
 		return TG_EIO;
 	}
 	return 0;
@@ -996,7 +996,7 @@ fail:
 	    s->ctx->data_dir, err.msg[0] ? err.msg : tg_strerror(rc));
 	s->failed = true;
 	ret = rc < 0 ? rc : TG_EIO;
-	if (fail_from(s, 0, "the audit log failed") == 0)
+	if (fail_group(s, "the audit log failed") == 0)
 		(void)write_group(s, s->ngroup);
 out:
 	for (i = 0; i < s->ngroup; i++)
@@ -1036,7 +1036,8 @@ static int
 group_added(struct screen *s, const struct pending *p)
 {
 	if ((s->strict && pending_bad(p)) ||
-	    s->ngroup >= SCREEN_GROUP_TXNS || s->group_rows >= SCREEN_GROUP_ROWS)
+	    s->ngroup >= SCREEN_GROUP_TXNS ||
+	    s->group_rows >= SCREEN_GROUP_ROWS)
 		return flush_group(s);
 	return 0;
 }
@@ -1235,7 +1236,7 @@ log_batch(struct screen *s, const char *sha, bool complete)
 	return rc;
 }
 
-/* ---- setting up ----------------------------------------------------------- */
+/* ---- setting up ------------------------------------------------------- */
 
 static int
 open_input(struct screen *s)

@@ -51,6 +51,7 @@
 
 #define GROUP_MAX 512		/* decisions per commit group */
 #define NROUTES 16
+#define REPORTS_MAX 2		/* reports being built at once */
 #define NBUCKETS 12
 
 static const double lat_bounds[NBUCKETS] = { 0.0005, 0.001, 0.002, 0.005,
@@ -77,6 +78,7 @@ struct job {
 };
 
 struct route;
+struct report_job;
 
 struct req {
 	struct server *s;
@@ -86,6 +88,7 @@ struct req {
 	bool too_big;
 	bool answered;
 	struct job *job;
+	struct report_job *report;	/* GET /v1/reports/summary */
 	struct tg_arena *arena;
 	json_t *parsed;			/* request body JSON */
 	uint64_t start_ns;
@@ -93,6 +96,7 @@ struct req {
 	char token_id[17];
 	int status;
 	char decision_id[UUID_STR_LEN + 1];
+	const char *allow;		/* for a 405, borrowed for the call */
 };
 
 /* Recently checked tokens: the database lookup waits behind the writer's
@@ -148,6 +152,7 @@ struct server {
 	atomic_ulong groups, group_entries;
 	_Atomic double group_seconds;
 	atomic_ulong in_flight;
+	atomic_uint reports;		/* report threads running */
 };
 
 /* ---- small helpers --------------------------------------------------- */
@@ -189,6 +194,8 @@ send_text(struct MHD_Connection *c, struct req *r, unsigned status,
 	if (status == 401)
 		MHD_add_response_header(resp, "WWW-Authenticate",
 		    "Bearer realm=\"tiergate\"");
+	if (status == 405 && r != NULL && r->allow != NULL)
+		MHD_add_response_header(resp, "Allow", r->allow);
 	ret = MHD_queue_response(c, status, resp);
 	MHD_destroy_response(resp);
 	if (r != NULL) {
@@ -450,6 +457,16 @@ enqueue(struct server *s, struct job *j)
 
 	pthread_mutex_lock(&s->qmu);
 	ok = !s->stopping && s->qlen + j->n <= s->cfg->queue_max;
+	if (ok && s->cfg->queue_wait_ms > 0) {
+		/* Refuse (503) rather than queue a request that would wait
+		 * longer than queue_wait_ms, at the writer's recent rate. */
+		unsigned long done = atomic_load(&s->group_entries);
+		double secs = atomic_load(&s->group_seconds);
+
+		if (done > 1000 && secs > 0 && (double)(s->qlen + j->n) /
+		    ((double)done / secs) * 1000 > s->cfg->queue_wait_ms)
+			ok = false;
+	}
 	if (ok) {
 		j->next = NULL;
 		if (s->qtail != NULL)
@@ -561,6 +578,7 @@ static enum MHD_Result h_openapi(struct MHD_Connection *, struct req *);
 static enum MHD_Result h_reload(struct MHD_Connection *, struct req *);
 static enum MHD_Result h_holds(struct MHD_Connection *, struct req *);
 static enum MHD_Result h_resolve(struct MHD_Connection *, struct req *);
+static enum MHD_Result h_report(struct MHD_Connection *, struct req *);
 
 static const struct route routes[] = {
 	{ "POST", "/v1/decisions", TG_ROLE_SCREEN, true, h_decide,
@@ -584,6 +602,8 @@ static const struct route routes[] = {
 	{ "GET", "/v1/holds", TG_ROLE_AUDIT, false, h_holds, "holds" },
 	{ "POST", "/v1/decisions/*/resolve", TG_ROLE_AUDIT, true, h_resolve,
 	    "decision_resolve" },
+	{ "GET", "/v1/reports/summary", TG_ROLE_AUDIT, false, h_report,
+	    "reports_summary" },
 };
 #define ROUTE_COUNT (sizeof(routes) / sizeof(routes[0]))
 _Static_assert(sizeof(routes) / sizeof(routes[0]) <= NROUTES,
@@ -743,8 +763,8 @@ h_decide(struct MHD_Connection *c, struct req *r)
 		return problem(c, r, 503, "out of memory", NULL, "1");
 	rc = decode(r, r->parsed, "", &j->q[0], &err);
 	if (rc != 0)
-		return problem(c, r, error_status(rc), err.msg,
-		    err.pointer[0] ? err.pointer : NULL, NULL);
+		return problem(c, r, error_status(rc), err.msg, err.pointer,
+		    NULL);
 	j->request[0] = r->parsed;
 	return start_job(c, r, j);
 }
@@ -836,7 +856,14 @@ h_get_decision(struct MHD_Connection *c, struct req *r)
 	tg_error_clear(&err);
 	if (audit_find_decision(r->s->audit, r->path_id, &e, &err) != 0)
 		return problem(c, r, 404, "no such decision", NULL, NULL);
-	d = json_loads(e.payload, JSON_DECODE_ANY, NULL);
+	{
+		/* The log holds the canonical (sorted) form; answer in the
+		 * order the decision was first given. */
+		json_t *canon = json_loads(e.payload, JSON_DECODE_ANY, NULL);
+
+		d = canon != NULL ? api_decision_ordered(canon) : NULL;
+		json_decref(canon);
+	}
 	if (d != NULL && audit_receipt_for(r->s->audit, e.seq, &rc_,
 	    &err) == 0) {
 		(void)api_attach_receipt(d, &rc_);
@@ -969,11 +996,17 @@ h_reload(struct MHD_Connection *c, struct req *r)
 	json_t *out;
 	enum MHD_Result ret;
 
-	pthread_mutex_lock(&r->s->pack_mu);
-	out = json_pack("{s:b, s:s?}", "ok", rc == 0, "error",
-	    rc == 0 ? NULL : r->s->reload_error);
-	pthread_mutex_unlock(&r->s->pack_mu);
-	ret = send_json(c, r, rc == 0 ? 200 : 422, out, "application/json");
+	if (rc != 0) {
+		char msg[600];
+
+		pthread_mutex_lock(&r->s->pack_mu);
+		snprintf(msg, sizeof(msg), "the new rules did not load; the "
+		    "rules in use are kept: %s", r->s->reload_error);
+		pthread_mutex_unlock(&r->s->pack_mu);
+		return problem(c, r, 422, msg, NULL, NULL);
+	}
+	out = json_pack("{s:b}", "ok", 1);
+	ret = send_json(c, r, 200, out, "application/json");
 	json_decref(out);
 	return ret;
 }
@@ -1039,6 +1072,132 @@ h_resolve(struct MHD_Connection *c, struct req *r)
 	ret = send_json(c, r, 200, out, "application/json");
 	json_decref(out);
 	return ret;
+}
+
+/*
+ * GET /v1/reports/summary?from=DATE&to=DATE[&format=json|csv|html]
+ *
+ * A report reads (and verifies) the whole log, which is unbounded work: it
+ * runs on a thread of its own, on a read-only connection of its own (WAL:
+ * the writer is never blocked), while the request's connection is
+ * suspended; at most REPORTS_MAX at once, beyond that 503.  The thread
+ * owns the job until it resumes the connection; the request frees it.
+ */
+struct report_job {
+	struct server *s;
+	struct MHD_Connection *conn;
+	struct tg_pack *pack;		/* reference held */
+	tg_date from, to;
+	enum report_format fmt;
+	struct tg_buf out;
+	struct tg_error err;
+	int rc;
+	bool done;
+};
+
+static void
+report_job_free(struct report_job *j)
+{
+	if (j == NULL)
+		return;
+	pack_unref(j->pack);
+	buf_release(&j->out);
+	free(j);
+}
+
+static void *
+report_main(void *arg)
+{
+	struct report_job *j = arg;
+	struct server *s = j->s;
+	struct tg_audit *a = NULL;
+
+	j->rc = audit_open(s->o->data_dir, AUDIT_READONLY, &a, &j->err);
+	if (j->rc == 0)
+		j->rc = api_report(a, j->from, j->to, j->pack, j->fmt, &j->out,
+		    &j->err);
+	audit_close(a);
+	pthread_mutex_lock(&s->qmu);
+	j->done = true;
+	pthread_mutex_unlock(&s->qmu);
+	/* The last touch of j: once resumed, the request may free it. */
+	MHD_resume_connection(j->conn);
+	atomic_fetch_sub(&s->reports, 1);
+	return NULL;
+}
+
+static bool
+arg_date(struct MHD_Connection *c, const char *name, tg_date *out)
+{
+	const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+	    name);
+
+	return v != NULL && date_parse(v, strlen(v), out) == 0;
+}
+
+static enum MHD_Result
+h_report(struct MHD_Connection *c, struct req *r)
+{
+	const char *fmt = MHD_lookup_connection_value(c,
+	    MHD_GET_ARGUMENT_KIND, "format");
+	struct report_job *j = r->report;
+	pthread_attr_t attr;
+	pthread_t t;
+	bool done;
+	int rc;
+
+	if (j != NULL) {
+		pthread_mutex_lock(&r->s->qmu);
+		done = j->done;
+		pthread_mutex_unlock(&r->s->qmu);
+		if (!done)
+			return MHD_YES;
+		if (j->rc == TG_ETOOBIG)
+			return problem(c, r, 413, j->err.msg, NULL, NULL);
+		if (j->rc != 0)
+			return problem(c, r, 503, j->err.msg[0] ? j->err.msg :
+			    "the report could not be made", NULL, "5");
+		return send_text(c, r, 200, api_report_content_type(j->fmt),
+		    j->out.p ? j->out.p : "", j->out.len, NULL);
+	}
+	j = calloc(1, sizeof(*j));
+	if (j == NULL)
+		return problem(c, r, 503, "out of memory", NULL, "1");
+	r->report = j;
+	j->s = r->s;
+	j->conn = c;
+	buf_init(&j->out, REPORT_OUT_MAX);
+	tg_error_clear(&j->err);
+	if (!arg_date(c, "from", &j->from) || !arg_date(c, "to", &j->to))
+		return problem(c, r, 400, "from and to must be dates "
+		    "(YYYY-MM-DD)", NULL, NULL);
+	if (j->from > j->to)
+		return problem(c, r, 400, "from is after to", NULL, NULL);
+	if (fmt == NULL)
+		j->fmt = REPORT_JSON;
+	else if (api_report_format_parse(fmt, &j->fmt) != 0)
+		return problem(c, r, 400, "format must be json, csv or html",
+		    NULL, NULL);
+	if (atomic_fetch_add(&r->s->reports, 1) >= REPORTS_MAX) {
+		atomic_fetch_sub(&r->s->reports, 1);
+		return problem(c, r, 503, "too many reports are being made; "
+		    "retry shortly", NULL, "5");
+	}
+	j->pack = current_pack(r->s);
+	MHD_suspend_connection(c);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	rc = pthread_create(&t, &attr, report_main, j);
+	pthread_attr_destroy(&attr);
+	if (rc != 0) {
+		atomic_fetch_sub(&r->s->reports, 1);
+		j->rc = -rc;
+		snprintf(j->err.msg, sizeof(j->err.msg), "cannot start the "
+		    "report: %s", strerror(rc));
+		j->done = true;
+		MHD_resume_connection(c);
+	}
+	return MHD_YES;
 }
 
 static int
@@ -1134,19 +1293,26 @@ h_metrics(struct MHD_Connection *c, struct req *r)
 
 static const struct route *
 find_route(const char *method, const char *url, char *id, size_t idsize,
-    bool *path_known)
+    char *allow, size_t allowsize)
 {
-	*path_known = false;
+	/* HEAD is GET without a body (RFC 9110); libmicrohttpd drops the
+	 * body itself. */
+	if (strcmp(method, "HEAD") == 0)
+		method = "GET";
+	allow[0] = '\0';
 	for (size_t i = 0; i < ROUTE_COUNT; i++) {
 		char tmp[80];
+		size_t n = strlen(allow);
 
 		if (!match(routes[i].pattern, url, tmp, sizeof(tmp)))
 			continue;
-		*path_known = true;
 		if (strcmp(routes[i].method, method) == 0) {
 			snprintf(id, idsize, "%s", tmp);
 			return &routes[i];
 		}
+		snprintf(allow + n, allowsize - n, "%s%s%s", n ? ", " : "",
+		    routes[i].method, strcmp(routes[i].method, "GET") == 0 ?
+		    ", HEAD" : "");
 	}
 	return NULL;
 }
@@ -1156,16 +1322,18 @@ first_call(struct server *s, struct MHD_Connection *c, struct req *r,
     const char *url, const char *method)
 {
 	const char *auth, *ct, *cl;
-	bool known;
+	char allow[128];
 	unsigned retry = 1;
 	char rbuf[16];
 
 	r->route = find_route(method, url, r->path_id, sizeof(r->path_id),
-	    &known);
+	    allow, sizeof(allow));
 	if (r->route == NULL) {
-		if (known)
+		if (allow[0] != '\0') {
+			r->allow = allow;
 			return problem(c, r, 405, "method not allowed on this "
 			    "path", NULL, NULL);
+		}
 		return problem(c, r, 404, "no such route", NULL, NULL);
 	}
 	if (r->route->role != TG_ROLE_NONE) {
@@ -1305,6 +1473,7 @@ completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
 	    r->status, secs * 1e3, r->decision_id[0] ? " decision " : "",
 	    r->decision_id);
 	job_release(r->job);
+	report_job_free(r->report);
 	json_decref(r->parsed);
 	arena_free(r->arena);
 	buf_release(&r->body);
@@ -1516,6 +1685,7 @@ http_serve(const struct serve_opts *o)
 	if (rc != 0)
 		goto out;
 	s->openapi = slurp(o->openapi_path, &s->openapi_len);
+	api_set_limits(s->cfg->json_depth_max, s->cfg->string_max);
 	if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
 		rc = -errno;
 		goto out;
@@ -1587,6 +1757,10 @@ stop_writer:
 	pthread_cond_broadcast(&s->qcv);
 	pthread_mutex_unlock(&s->qmu);
 	pthread_join(s->writer, NULL);
+	/* A report thread resumes its connection when done: the daemon
+	 * must outlive it. */
+	while (atomic_load(&s->reports) > 0)
+		usleep(10000);
 	if (s->mhd != NULL)
 		MHD_stop_daemon(s->mhd);
 out:

@@ -31,6 +31,16 @@
 int api_query_parse(const char *buf, size_t len, struct tg_arena *arena,
     tg_date today, const struct tg_query **out, struct tg_error *err);
 
+/* Lowers the nesting and string-length limits (the daemon's config); call
+ * once before any thread decodes.  Values above the built-in maxima are
+ * ignored. */
+void api_set_limits(unsigned depth_max, size_t string_max);
+
+/* Rebuilds a decision read back from its canonical (sorted) form in the
+ * contract's key order, so it serializes to the bytes first answered.
+ * Returns a new reference or NULL. */
+json_t *api_decision_ordered(const json_t *canonical);
+
 /* Same, from an already-parsed JSON object (borrowed). */
 int api_query_from_json(const json_t *root, struct tg_arena *arena,
     tg_date today, const struct tg_query **out, struct tg_error *err);
@@ -135,5 +145,68 @@ int api_hold_resolve(struct tg_audit *a, const char *decision_id,
 /* SHA-256 (hex) of a decision's canonical form without its receipt, as
  * the audit log hashed it. */
 int api_decision_payload_sha256(const json_t *decision, char out[65]);
+
+/* ---- reports (daemon/api/report.c) ------------------------------------- */
+
+/*
+ * The compliance summary of a period (issue 7): what was decided and why,
+ * what waits on an officer, how much of each quota is used, and whether
+ * the record is intact.  One JSON document is built from the log and the
+ * CSV and HTML are rendered from it, so the three always agree.
+ *
+ * The period is [from, to] by each decision's "date" (the transaction
+ * date the rules were applied to, which a caller may set), not by the
+ * time the entry was written.  Voided decisions are counted apart and left
+ * out of every other figure; dry runs are included and counted as such.
+ * Everything is read as of the latest signed checkpoint (entries 1..N),
+ * so concurrent writers cannot make the sections disagree; open-hold ages
+ * are counted in whole days up to the moment the report is made.
+ *
+ * CSV is a long format, one line per scalar of the JSON:
+ * section,key,field,value.  section is a top-level member; key is the
+ * first member of a row of a list section ("" for an object section);
+ * field is the path in the row ("resolution.officer",
+ * "red_flags[0].citation").  Text that a spreadsheet would take for a
+ * formula (starting with = + - @, tab or CR) is prefixed with '.
+ *
+ * HTML is one self-contained page: inline CSS and SVG, no script and no
+ * external resource (a Content-Security-Policy meta tag forbids both),
+ * every string from the log escaped.  Number cells carry data-f="section,
+ * key,field" and data-v (the CSV value) so tests can compare.
+ */
+enum report_format {
+	REPORT_JSON,
+	REPORT_CSV,
+	REPORT_HTML,
+};
+
+#define REPORT_OUT_MAX ((size_t)64 << 20)	/* the rendered report */
+#define REPORT_LIST_MAX 1000	/* rows per decision list (totals count all) */
+
+/* "json", "csv" or "html".  Returns 0 or TG_EINVAL. */
+int api_report_format_parse(const char *s, enum report_format *out);
+/* The HTTP Content-Type of a format (static string). */
+const char *api_report_content_type(enum report_format f);
+
+/*
+ * Builds the report of [from, to] from the log a (read; the log may be
+ * read-only).  pack, when not NULL (borrowed), is the rule pack in use:
+ * its legal status text is added to the pack of the same SHA-256.
+ * Returns a new reference, or NULL with err set (TG_EIO, -ENOMEM,
+ * TG_EINVAL when from is after to).  Reads the whole log to verify it:
+ * run it off any thread that must stay responsive.
+ */
+json_t *api_report_json(struct tg_audit *a, tg_date from, tg_date to,
+    const struct tg_pack *pack, struct tg_error *err);
+
+/* Renders a report built by api_report_json into out (appended; its cap
+ * applies: TG_ETOOBIG).  Returns 0 or a negative code. */
+int api_report_render(const json_t *report, enum report_format f,
+    struct tg_buf *out, struct tg_error *err);
+
+/* Both in one: the report of [from, to] in format f, appended to out. */
+int api_report(struct tg_audit *a, tg_date from, tg_date to,
+    const struct tg_pack *pack, enum report_format f, struct tg_buf *out,
+    struct tg_error *err);
 
 #endif

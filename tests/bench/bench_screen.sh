@@ -37,7 +37,10 @@ case $TG in
 *) TG=$(pwd)/$TG ;;
 esac
 cd "$(dirname "$0")/../.." || exit 2
-[ -x "$TG" ] || { echo "bench_screen: no binary '$TG' (make first)" >&2; exit 2; }
+[ -x "$TG" ] || {
+	echo "bench_screen: no binary '$TG' (make first)" >&2
+	exit 2
+}
 command -v sqlite3 >/dev/null 2>&1 || {
 	echo "bench_screen: sqlite3 not found (sh packaging/deps.sh)" >&2
 	exit 2
@@ -67,7 +70,7 @@ rate() {
 	awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }'
 }
 
-# ---- the file -------------------------------------------------------------
+# ---- the file ----------------------------------------------------------
 awk -v n="$ROWS" 'BEGIN {
 	split("DE FR JP GB IN BR AE SG MY IL CN RU US NL KR", dest, " ")
 	split("nvidia-h100-sxm nvidia-h100-pcie nvidia-h20 nvidia-a100 " \
@@ -99,7 +102,7 @@ awk -v n="$ROWS" 'BEGIN {
 TXNS=$(cat "$T/txns")
 SIZE=$(wc -c <"$T/orders.csv")
 
-# ---- raw SQLite ---------------------------------------------------------------
+# ---- raw SQLite --------------------------------------------------------
 raw() {
 	rm -f "$T/raw.db" "$T/raw.db-wal" "$T/raw.db-shm"
 	t0=$(now)
@@ -114,13 +117,16 @@ CREATE TABLE rows (reference TEXT, date TEXT, destination TEXT,
 EOF
 	t1=$(now)
 	n=$(sqlite3 "$T/raw.db" 'SELECT count(*) FROM rows')
-	[ "$n" -eq "$ROWS" ] || { echo "bench_screen: sqlite3 imported $n rows" >&2; return 1; }
+	if [ "$n" -ne "$ROWS" ]; then
+		echo "bench_screen: sqlite3 imported $n rows" >&2
+		return 1
+	fi
 	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
 }
 
 raw1=$(raw) || exit 1
 
-# ---- screen ------------------------------------------------------------------
+# ---- screen ------------------------------------------------------------
 rss=""
 t0=$(now)
 if [ -x /usr/bin/time ]; then
@@ -162,7 +168,7 @@ db=$(du -sm "$T/data" | cut -f 1)
 raw2=$(raw) || exit 1
 rawsecs=$(awk -v a="$raw1" -v b="$raw2" 'BEGIN { print (a < b ? a : b) }')
 
-# ---- figures ------------------------------------------------------------------
+# ---- figures -----------------------------------------------------------
 rraw=$(rate "$ROWS" "$rawsecs")
 rscreen=$(rate "$ROWS" "$secs")
 rdec=$(rate "$TXNS" "$secs")

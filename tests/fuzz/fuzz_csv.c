@@ -35,12 +35,12 @@ struct run {
 	struct csv_reader *r;
 	struct tg_buf trace;		/* rows, fields and errors */
 	struct tg_buf out;		/* the rows, written back */
-	struct tg_buf fields;		/* the fields of the rows written */
+	struct tg_buf fields;		/* the fields written back */
 	struct tg_arena *arena;
 	tg_date today;
 	uint64_t next;			/* the row number expected next */
 	bool query;			/* build queries (first run only) */
-	bool reread;			/* reading u->out back: drop the x */
+	bool reread;			/* reading out back: drop x */
 	bool header_out;
 };
 

@@ -159,6 +159,22 @@ ids=$(grep -E '^,2025' "$T/out" | grep -oE "$IDRE" | sort -u | wc -l)
 check "shared_refs: rows without a reference are decided apart" \
     test "$ids" -eq 2
 
+# ---- a malformed row inside a transaction fails all of it -----------------
+newdata
+printf '%s\n' 'reference,date,destination,consignee_id,consignee_name,kind,product,quantity,note' \
+    'T-1,2025-07-01,DE,de-1,Example GmbH,chip,nvidia-h100-sxm,1,ok' \
+    'T-1,,,,,chip,nvidia-h100-sxm,2,bad"quote' \
+    'T-1,,,,,chip,nvidia-h100-sxm,3,ok' \
+    'T-2,2025-07-01,DE,de-1,Example GmbH,chip,nvidia-h100-sxm,1,ok' \
+    >"$T/broken_txn.csv"
+screen --dry-run "$T/broken_txn.csv"
+check "malformed row in a transaction: none of its rows decided" \
+    test "$(grep -cE '^T-1,.*,"?row [0-9]+' "$T/out")" -eq 3
+check "malformed row in a transaction: the next one decided" \
+    grep -qE '^T-2,.*,authorized,' "$T/out"
+check "malformed row in a transaction: one decision in the log" \
+    has "$T/err" "decisions: 1 (transactions)"
+
 # ---- LPP accumulates inside the batch, dry and binding --------------------
 newdata
 screen --dry-run "$C/lpp_accumulation.csv"
