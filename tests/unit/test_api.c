@@ -632,7 +632,7 @@ test_item_common(void **state)
 	const struct tg_item *it;
 
 	(void)state;
-	EINV(QI("{}"), "/items/0", "missing required field 'kind'");
+	EINV(QI("{}"), "/items/0/kind", "missing required field 'kind'");
 	EINV(QI("{'knd':'chip'}"), "/items/0/knd", "unknown field 'knd'");
 	EINV(QI("{'kind':'gpu'}"), "/items/0/kind", "'kind' must be one of");
 	EINV(QI("{'kind':1}"), "/items/0/kind", "'kind' must be one of");
