@@ -30,31 +30,39 @@ struct lic_ctx {
 	struct audit_license l;
 };
 
-static int
-tx_license(void *ctx, const char *number, struct tg_license *out)
+int
+api_tx_license(struct audit_tx *tx, const char *number,
+    struct audit_license *l, struct tg_license *out)
 {
-	struct lic_ctx *c = ctx;
 	bool found;
 	tg_date d;
 
 	memset(out, 0, sizeof(*out));
-	if (audit_tx_license(c->tx, number, &c->l, &found) != 0)
+	if (audit_tx_license(tx, number, l, &found) != 0)
 		return TG_EIO;
 	if (!found)
 		return 0;
 	out->found = true;
-	out->revoked = c->l.revoked_seq != 0;
-	if (cc_parse(c->l.country, strlen(c->l.country), &out->country) != 0)
+	out->revoked = l->revoked_seq != 0;
+	if (cc_parse(l->country, strlen(l->country), &out->country) != 0)
 		out->country = TG_CC_NONE;
-	out->eccn = c->l.eccn[0] ? c->l.eccn : NULL;
-	out->consignee = c->l.consignee[0] ? c->l.consignee : NULL;
-	out->valid_until = date_parse(c->l.valid_until,
-	    strlen(c->l.valid_until), &d) == 0 ? d : TG_DATE_NONE;
-	out->tpp = c->l.tpp;
-	out->quantity = c->l.quantity;
-	out->tpp_used = c->l.tpp_used;
-	out->quantity_used = c->l.quantity_used;
+	out->eccn = l->eccn[0] ? l->eccn : NULL;
+	out->consignee = l->consignee[0] ? l->consignee : NULL;
+	out->valid_until = date_parse(l->valid_until, strlen(l->valid_until),
+	    &d) == 0 ? d : TG_DATE_NONE;
+	out->tpp = l->tpp;
+	out->quantity = l->quantity;
+	out->tpp_used = l->tpp_used;
+	out->quantity_used = l->quantity_used;
 	return 0;
+}
+
+static int
+tx_license(void *ctx, const char *number, struct tg_license *out)
+{
+	struct lic_ctx *c = ctx;
+
+	return api_tx_license(c->tx, number, &c->l, out);
 }
 
 /* The quota provider asks by name only; license lookups need their own

@@ -431,24 +431,11 @@ dry_license(void *ctx, const char *number, struct tg_license *out)
 	struct dry_ctx *c = ctx;
 	double tpp, qty;
 	bool found;
-	tg_date d;
 	int rc;
 
-	memset(out, 0, sizeof(*out));
-	if (audit_tx_license(c->tx, number, &c->l, &found) != 0)
-		return TG_EIO;
-	if (!found)
-		return 0;
-	out->found = true;
-	out->revoked = c->l.revoked_seq != 0;
-	if (cc_parse(c->l.country, strlen(c->l.country), &out->country) != 0)
-		out->country = TG_CC_NONE;
-	out->eccn = c->l.eccn[0] ? c->l.eccn : NULL;
-	out->consignee = c->l.consignee[0] ? c->l.consignee : NULL;
-	out->valid_until = date_parse(c->l.valid_until,
-	    strlen(c->l.valid_until), &d) == 0 ? d : TG_DATE_NONE;
-	out->tpp = c->l.tpp;
-	out->quantity = c->l.quantity;
+	rc = api_tx_license(c->tx, number, &c->l, out);
+	if (rc != 0 || !out->found)
+		return rc;
 	rc = figure_get(c->overlay, TG_QUOTA_LICENSE_TPP, number, "all",
 	    &tpp, &found);
 	if (rc == 0)

@@ -676,9 +676,12 @@ tree_get(void *ctx, unsigned level, uint64_t index, merkle_hash out)
 	sqlite3_bind_int64(t->get, 1, (sqlite3_int64)level);
 	sqlite3_bind_int64(t->get, 2, (sqlite3_int64)index);
 	rc = sqlite3_step(t->get);
-	if (rc != SQLITE_ROW || sqlite3_column_bytes(t->get, 0) != MERKLE_HASH)
+	if (rc != SQLITE_ROW || sqlite3_column_bytes(t->get, 0) != MERKLE_HASH) {
+		sqlite3_reset(t->get);
 		return TG_EIO;
+	}
 	memcpy(out, sqlite3_column_blob(t->get, 0), MERKLE_HASH);
+	sqlite3_reset(t->get);
 	return 0;
 }
 
@@ -835,7 +838,7 @@ struct audit_tx {
 };
 
 static void
-tx_free(struct audit_tx *tx)
+tx_reset_statements(struct audit_tx *tx)
 {
 	/* The statements belong to the log (prepared once); reset them so
 	 * they hold no read transaction open. */
@@ -844,6 +847,12 @@ tx_free(struct audit_tx *tx)
 	sqlite3_reset(tx->rins);
 	sqlite3_reset(tx->used);
 	sqlite3_reset(tx->t.get);
+}
+
+static void
+tx_free(struct audit_tx *tx)
+{
+	tx_reset_statements(tx);
 	for (size_t i = 0; i < tx->nr; i++)
 		audit_receipt_release(&tx->r[i]);
 	free(tx->r);
@@ -1164,25 +1173,24 @@ audit_tx_commit(struct audit_tx *tx, struct audit_receipt *out, size_t n,
 	}
 	rc = checkpoint_write(a, &tx->t, tx->seq, tx->keys, tx->pubs,
 	    tx->nkeys, note, sizeof(note), err);
+	/* The receipts are built inside the transaction, from the tree it
+	 * is about to commit: the pages are hot and no second read lock is
+	 * taken.  They are handed out only if the commit succeeds. */
+	for (size_t i = 0; rc == 0 && i < tx->nr; i++)
+		rc = fill_proof(a, &tx->t, &tx->r[i], tx->seq, note, err);
+	/* No statement may be active at COMMIT, or SQLite cannot checkpoint
+	 * the WAL, which then grows for as long as writes go on. */
+	tx_reset_statements(tx);
 	if (rc == 0)
 		rc = exec(a, "COMMIT", err);
 	if (rc != 0) {
 		audit_tx_abort(tx);
 		return rc;
 	}
-	/* Committed and synced: from here on the entries exist whatever
-	 * happens; build the receipts. */
-	for (size_t i = 0; i < tx->nr; i++) {
-		rc = fill_proof(a, &tx->t, &tx->r[i], tx->seq, note, err);
-		if (rc != 0)
-			break;
-	}
-	if (rc == 0) {
-		memcpy(out, tx->r, tx->nr * sizeof(*out));
-		tx->nr = 0;	/* ownership of the checkpoints moved */
-	}
+	memcpy(out, tx->r, tx->nr * sizeof(*out));
+	tx->nr = 0;	/* ownership of the checkpoints moved */
 	tx_free(tx);
-	return rc;
+	return 0;
 }
 
 int

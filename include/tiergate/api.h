@@ -96,6 +96,11 @@ int api_decide_in_tx(struct audit_tx *tx, struct tg_pack *pack,
     const struct tg_query *q, const json_t *request, const char *decision_id,
     json_t **json, struct tg_decision **d, struct tg_error *err);
 
+/* A registered license as the engine sees it (the ledger's lookup inside
+ * tx; *l holds the strings *out points to). */
+int api_tx_license(struct audit_tx *tx, const char *number,
+    struct audit_license *l, struct tg_license *out);
+
 /* Adds r as the decision's "receipt". */
 int api_attach_receipt(json_t *decision, const struct audit_receipt *r);
 

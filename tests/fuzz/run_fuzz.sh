@@ -39,8 +39,8 @@ command -v "$FUZZ_CC" >/dev/null 2>&1 || {
 	    "libclang-rt-14-dev: sh packaging/deps.sh)" >&2
 	exit 2
 }
-if ! pkg_cflags=$($PKG_CONFIG --cflags yaml-0.1 libcrypto jansson) ||
-    ! pkg_libs=$($PKG_CONFIG --libs yaml-0.1 libcrypto jansson); then
+if ! pkg_cflags=$($PKG_CONFIG --cflags yaml-0.1 libcrypto jansson sqlite3) ||
+    ! pkg_libs=$($PKG_CONFIG --libs yaml-0.1 libcrypto jansson sqlite3); then
 	echo "run_fuzz: pkg-config cannot find yaml-0.1 libcrypto jansson" >&2
 	exit 2
 fi
@@ -59,7 +59,8 @@ mkdir -p "$B/obj" || exit 2
 
 # ---- the library, instrumented for coverage --------------------------
 objs=""
-for src in daemon/util/*.c daemon/engine/*.c daemon/api/*.c; do
+# The api layer reaches the store (the ledger pipeline), so both go in.
+for src in daemon/util/*.c daemon/engine/*.c daemon/store/*.c daemon/api/*.c; do
 	[ -f "$src" ] || continue
 	obj=$B/obj/$(echo "${src%.c}" | tr / _).o
 	# shellcheck disable=SC2086
@@ -112,7 +113,7 @@ for name in $names; do
 	fi
 	# shellcheck disable=SC2086
 	if ! $FUZZ_CC $CFLAGS_FUZZ -fsanitize=fuzzer -o "$bin" "$src" \
-	    $objs $pkg_libs -lm -lpthread; then
+	    $objs $pkg_libs -lcsv -lm -lpthread; then
 		note "$name" "FAILED (does not build)"
 		status=1
 		continue
