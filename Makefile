@@ -1,7 +1,7 @@
 # tiergate: one non-recursive GNU Makefile (house-style.md).
 #
 #   make            build build/tiergate
-#   make run        decide the example queries (later: start the daemon)
+#   make run        start the daemon on 127.0.0.1:8080 (packaging/run-dev.sh)
 #   make test       -Werror build, unit tests, rule cases, fuzz corpus
 #                   replay, then the same again under ASan+UBSan
 #   make bench      benchmarks (figures, not timed tests)
@@ -37,7 +37,9 @@ PKGS := yaml-0.1 libcrypto jansson sqlite3 libmicrohttpd cmocka
 # pkg-config (or libcsv's header, which has no .pc file) says one is missing.
 ifeq ($(filter deps clean distclean,$(MAKECMDGOALS)),)
 DEPS_OK := $(shell $(PKG_CONFIG) --exists $(PKGS) 2>/dev/null && \
-	test -f /usr/include/csv.h && command -v clang >/dev/null && echo yes)
+	test -f /usr/include/csv.h && command -v clang >/dev/null && \
+	command -v sqlite3 >/dev/null && command -v chromium >/dev/null && \
+	command -v openssl >/dev/null && echo yes)
 ifneq ($(DEPS_OK),yes)
 $(info tiergate: installing missing build dependencies (packaging/deps.sh))
 DEPS_RC := $(shell sh packaging/deps.sh >&2; echo $$?)

@@ -79,7 +79,7 @@ struct rctx {
 	json_t *by_outcome, *by_tier, *by_dest, *by_auth, *by_eccn;
 	json_t *days;			/* date -> outcome counts */
 	json_t *packs;			/* sha256 -> pack row */
-	json_t *quotas;			/* "name\037key\037period" -> row */
+	json_t *quotas;			/* name, key, period -> row */
 	json_t *names;			/* consignee id -> name */
 	json_t *lr, *held, *voided;	/* lists, capped */
 	json_t *officers;		/* officer -> row */
@@ -522,10 +522,12 @@ add_held(struct rctx *r, const char *id, const json_t *d, const char *time)
 	json_t *o, *orow;
 	int64_t age = -1, t;
 
+	t = time_secs(time);
 	if (res != NULL)
 		status = how != NULL && strcmp(how, "release") == 0 ?
 		    "released" : "rejected";
-	else if ((t = time_secs(time)) >= 0) {
+	else if (t >= 0) {
+		/* Whole days since the hold was logged. */
 		age = (r->now - t) / 86400;
 		if (age < 0)
 			age = 0;
@@ -559,8 +561,8 @@ add_held(struct rctx *r, const char *id, const json_t *d, const char *time)
 	o = list_row(id, d, time);
 	if (o == NULL || set(o, "status", json_string(status)) != 0 ||
 	    set(o, "age_days", age >= 0 ? json_integer(age) :
-	    json_null()) != 0 || set(o, "resolution", res ? json_deep_copy(res) :
-	    json_null()) != 0 || set(o, "red_flags",
+	    json_null()) != 0 || set(o, "resolution", res ?
+	    json_deep_copy(res) : json_null()) != 0 || set(o, "red_flags",
 	    reasons_of(json_object_get(d, "red_flags"), true)) != 0) {
 		json_decref(o);
 		return -ENOMEM;
@@ -589,26 +591,42 @@ add_voided(struct rctx *r, const char *id, const json_t *d, const char *time)
 	return append(r->voided, o);
 }
 
+/* "a" sep "b" sep "c", malloc'd (keys are up to API_STRING_MAX long). */
+static char *
+join3(const char *a, const char *b, const char *c, char sep)
+{
+	size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
+	char *s = malloc(la + lb + lc + 3);
+
+	if (s == NULL)
+		return NULL;
+	memcpy(s, a, la);
+	s[la] = sep;
+	memcpy(s + la + 1, b, lb);
+	s[la + 1 + lb] = sep;
+	memcpy(s + la + lb + 2, c, lc + 1);
+	return s;
+}
+
 /* The quota row of name/key/period, made with zero use when new. */
 static json_t *
 quota_row(struct rctx *r, const char *name, const char *key,
     const char *period)
 {
-	char id[1024];
+	char *id = join3(name, key, period, '\037');
 	json_t *o;
-	int n;
 
-	n = snprintf(id, sizeof(id), "%s\037%s\037%s", name, key, period);
-	if (n < 0 || (size_t)n >= sizeof(id))
+	if (id == NULL)
 		return NULL;
 	o = json_object_get(r->quotas, id);
-	if (o != NULL)
-		return o;
-	o = json_pack("{s:s, s:s, s:s, s:f, s:n, s:f}", "name", name, "key",
-	    key, "period", period, "used", 0.0, "limit", "reserved_in_period",
-	    0.0);
-	if (o == NULL || json_object_set_new(r->quotas, id, o) != 0)
-		return NULL;
+	if (o == NULL) {
+		o = json_pack("{s:s, s:s, s:s, s:f, s:n, s:f}", "name", name,
+		    "key", key, "period", period, "used", 0.0, "limit",
+		    "reserved_in_period", 0.0);
+		if (o != NULL && json_object_set_new(r->quotas, id, o) != 0)
+			o = NULL;
+	}
+	free(id);
 	return o;
 }
 
@@ -700,8 +718,8 @@ decision_row(void *ctx, int n, const char *const *c)
 	    count_decision(row(r->by_dest, ROW_DECISIONS, "country", country,
 	    NULL, "tier", json_copy(tier)), outcome, dry) != 0)
 		goto out;
-	if (date != NULL && (o = row(r->days, ROW_DECISIONS, "date", date,
-	    NULL, NULL, NULL)) != NULL && count_decision(o, outcome, dry) != 0)
+	if (date != NULL && count_decision(row(r->days, ROW_DECISIONS, "date",
+	    date, NULL, NULL, NULL), outcome, dry) != 0)
 		goto out;
 
 	json_array_foreach(json_object_get(d, "items"), i, it) {
@@ -731,10 +749,12 @@ decision_row(void *ctx, int n, const char *const *c)
 			const char *qn = str(q, "name"), *qk = str(q, "key");
 			const char *qp = str(q, "period");
 
-			if (!(amt > 0) || qn == NULL || qk == NULL || qp == NULL)
+			if (!(amt > 0) || qn == NULL || qk == NULL ||
+			    qp == NULL)
 				continue;
 			o = quota_row(r, qn, qk, qp);
-			if (o == NULL || addf(o, "reserved_in_period", amt) != 0)
+			if (o == NULL || addf(o, "reserved_in_period",
+			    amt) != 0)
 				goto out;
 		}
 	}
@@ -840,11 +860,13 @@ text_num(const char *s)
 static json_t *
 used_of(struct rctx *r, const char *quota, const char *number)
 {
-	char id[1024];
+	char *id = join3(quota, number, "all", '\037');
 	const json_t *o;
 
-	snprintf(id, sizeof(id), "%s\037%s\037all", quota, number);
+	if (id == NULL)
+		return NULL;
 	o = json_object_get(r->quotas, id);
+	free(id);
 	return num(o ? json_number_value(json_object_get(o, "used")) : 0);
 }
 
@@ -1091,27 +1113,42 @@ quota_section(struct rctx *r, const char *name, const char *keyname)
 	json_object_foreach(r->quotas, k, q) {
 		const char *key = str(q, "key"), *period = str(q, "period");
 		const json_t *lim = json_object_get(q, "limit");
+		json_t *nm = json_object_get(r->names, key);
 		double used = json_number_value(json_object_get(q, "used"));
-		char id[1024];
+		double limit = json_number_value(lim);
+		char *id;
+		int rc;
 
 		if (strcmp(str(q, "name"), name) != 0 ||
 		    !period_overlaps(r, period))
 			continue;
-		snprintf(id, sizeof(id), "%s/%s/%s", name, key, period);
+		/* The ledger's own name for it, as `quota show` lists it. */
+		id = join3(name, key, period, '/');
+		if (id == NULL)
+			goto out;
 		o = json_pack("{s:s, s:s}", "quota", id, keyname, key);
-		if (o == NULL || (strcmp(name, "lpp") == 0 && set(o, "name",
-		    json_copy(json_object_get(r->names, key)) ?
-		    json_copy(json_object_get(r->names, key)) :
-		    json_null()) != 0) ||
-		    set(o, "period", json_string(period)) != 0 ||
-		    set(o, "used", num(used)) != 0 ||
-		    set(o, "limit", json_is_number(lim) ?
-		    num(json_number_value(lim)) : json_null()) != 0 ||
-		    set(o, "remaining", json_is_number(lim) ?
-		    num(json_number_value(lim) - used) : json_null()) != 0 ||
-		    set(o, "reserved_in_period", num(json_number_value(
-		    json_object_get(q, "reserved_in_period")))) != 0 ||
-		    json_object_set_new(map, id, o) != 0)
+		rc = o == NULL ? -ENOMEM : 0;
+		if (rc == 0 && strcmp(name, "lpp") == 0)
+			rc = set(o, "name", nm ? json_copy(nm) : json_null());
+		if (rc == 0)
+			rc = set(o, "period", json_string(period));
+		if (rc == 0)
+			rc = set(o, "used", num(used));
+		if (rc == 0)
+			rc = set(o, "limit", json_is_number(lim) ? num(limit) :
+			    json_null());
+		if (rc == 0)
+			rc = set(o, "remaining", json_is_number(lim) ?
+			    num(limit - used) : json_null());
+		if (rc == 0)
+			rc = set(o, "reserved_in_period", num(json_number_value(
+			    json_object_get(q, "reserved_in_period"))));
+		if (rc != 0)
+			json_decref(o);
+		else if (json_object_set_new(map, id, o) != 0)
+			rc = -ENOMEM;
+		free(id);
+		if (rc != 0)
 			goto out;
 	}
 	out = rows(map, cmp_use);
@@ -1298,7 +1335,6 @@ api_report_json(struct tg_audit *a, tg_date from, tg_date to,
 	struct tm tm;
 	time_t now;
 	json_t *root = NULL, *sec[16];
-	const char *params[3];
 	char *note = NULL;
 	uint64_t size = 0;
 	enum unit unit = UNIT_WEEK;
@@ -1366,27 +1402,35 @@ api_report_json(struct tg_audit *a, tg_date from, tg_date to,
 	r.nsnap = note != NULL ? size : 0;
 	snprintf(r.snap, sizeof(r.snap), "%llu", (unsigned long long)r.nsnap);
 
-	params[0] = r.snap;
-	if ((rc = audit_query(a, side_sql, params, 1, side_row, &r,
-	    err)) != 0)
-		goto fail;
-	params[0] = r.from;
-	params[1] = r.to;
-	params[2] = r.snap;
-	if ((rc = audit_query(a, decisions_sql, params, 3, decision_row, &r,
-	    err)) != 0)
-		goto fail;
-	params[0] = r.snap;
-	if ((rc = audit_query(a, open_all_sql, params, 1, count_row,
-	    &r.open_all, err)) != 0 ||
-	    (rc = audit_query(a, limits_sql, params, 1, limit_row, &r,
-	    err)) != 0 ||
-	    (rc = audit_query(a, balances_sql, params, 1, balance_row, &r,
-	    err)) != 0 ||
-	    (rc = audit_query(a, licenses_sql, params, 1, license_row, &r,
-	    err)) != 0)
-		goto fail;
-	if ((rc = integrity(&r, note, err)) != 0)
+	/* In this order: voids and resolutions before the decisions they
+	 * name, balances before the licenses that read them. */
+	{
+		const struct {
+			const char *sql;
+			int (*fn)(void *, int, const char *const *);
+			void *ctx;
+			size_t nparams;
+		} steps[] = {
+			{ side_sql, side_row, &r, 1 },
+			{ decisions_sql, decision_row, &r, 3 },
+			{ open_all_sql, count_row, &r.open_all, 1 },
+			{ limits_sql, limit_row, &r, 1 },
+			{ balances_sql, balance_row, &r, 1 },
+			{ licenses_sql, license_row, &r, 1 },
+		};
+		const char *p1[1] = { r.snap };
+		const char *p3[3] = { r.from, r.to, r.snap };
+
+		for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+			rc = audit_query(a, steps[i].sql, steps[i].nparams == 3 ?
+			    p3 : p1, steps[i].nparams, steps[i].fn,
+			    steps[i].ctx, err);
+			if (rc != 0)
+				goto fail;
+		}
+	}
+	rc = integrity(&r, note, err);
+	if (rc != 0)
 		goto fail;
 
 	if (r.oldest_open >= 0 && set(r.totals, "oldest_open_days",
@@ -1437,8 +1481,12 @@ api_report_json(struct tg_audit *a, tg_date from, tg_date to,
 	rctx_release(&r);
 	return root;
 nomem:
-	tg_error_set(err, -ENOMEM, "out of memory");
+	rc = tg_error_set(err, -ENOMEM, "out of memory");
 fail:
+	/* A callback's failure (-ENOMEM) leaves err to us. */
+	if (err != NULL && err->code == 0)
+		tg_error_set(err, rc, "cannot make the report: %s",
+		    tg_strerror(rc));
 	for (int i = 0; i < 16; i++)
 		json_decref(sec[i]);
 	free(note);
@@ -1867,6 +1915,7 @@ static const char css[] =
     ".grid2{display:grid;grid-template-columns:minmax(0,1fr) "
     "minmax(0,1fr);gap:16px}"
     ".grid2>section{margin:0}"
+    ".grid2 th,.grid2 td{padding:5px 6px}"
     ;
 
 static const char css2[] =
@@ -2043,9 +2092,9 @@ svg_timeline(struct html *h)
 
 			if (m < 1 || m > 12)
 				m = 1;
-			hfmt(h, "<text x=\"%.1f\" y=\"%.0f\" font-size=\"10.5\" "
-			    "fill=\"#5f6b7a\" text-anchor=\"middle\">", cx,
-			    T + ph + 15);
+			hfmt(h, "<text x=\"%.1f\" y=\"%.0f\" "
+			    "font-size=\"10.5\" fill=\"#5f6b7a\" "
+			    "text-anchor=\"middle\">", cx, T + ph + 15);
 			if (unit != NULL && strcmp(unit, "year") == 0)
 				hfmt(h, "%.4s", start);
 			else if (unit != NULL && strcmp(unit, "month") == 0)
@@ -2174,8 +2223,8 @@ gauges(struct html *h, const json_t *list, const char *keyname,
 		compact(lim, l, sizeof(l));
 		hraw(h, "<figure class=\"gauge\"><svg viewBox=\"0 0 160 92\" "
 		    "width=\"100%\" role=\"img\" aria-label=\"quota use\">");
-		hraw(h, "<path d=\"M 18 82 A 62 62 0 0 1 142 82\" fill=\"none\" "
-		    "stroke=\"#e8ebf0\" stroke-width=\"15\"/>");
+		hraw(h, "<path d=\"M 18 82 A 62 62 0 0 1 142 82\" "
+		    "fill=\"none\" stroke=\"#e8ebf0\" stroke-width=\"15\"/>");
 		if (f > 0)
 			hfmt(h, "<path d=\"M 18 82 A 62 62 0 0 1 %.2f %.2f\" "
 			    "fill=\"none\" stroke=\"%s\" stroke-width=\"15\"/>",
@@ -2195,9 +2244,9 @@ gauges(struct html *h, const json_t *list, const char *keyname,
 		hesc(h, l);
 		hraw(h, " ");
 		hesc(h, unit);
-		hraw(h, " \xc2\xb7 ");
+		hraw(h, "<br><span class=\"nw\">");
 		hesc(h, str(v[i], "period"));
-		hraw(h, "</figcaption></figure>");
+		hraw(h, "</span></figcaption></figure>");
 	}
 	hraw(h, "</div>");
 	if (m > GAUGES_MAX)
@@ -2636,13 +2685,15 @@ html_packs(struct html *h)
 		hesc(h, str(p, "sha256"));
 		hraw(h, "</code></dd><dt>Decisions in the period</dt><dd>");
 		{
-			char nice[96];
+			char nice[96], raw[64];
 
 			pretty(json_object_get(p, "decisions"), nice,
 			    sizeof(nice));
 			hraw(h, "<span data-f=\"packs,");
 			hesc(h, str(p, "sha256"));
-			hraw(h, ",decisions\">");
+			hraw(h, ",decisions\" data-v=\"");
+			hesc(h, scalar(json_object_get(p, "decisions"), raw));
+			hraw(h, "\">");
 			hesc(h, nice);
 			hraw(h, "</span>");
 		}
@@ -2726,8 +2777,10 @@ html_integrity(struct html *h)
 
 	hraw(h, "<section id=\"integrity\"><h2>Log integrity</h2>"
 	    "<dl class=\"kv\"><dt>Audit log</dt><dd>");
-	hfmt(h, "<span class=\"badge %s\" data-f=\"integrity,,log\">",
-	    lok ? "ok" : "bad");
+	hfmt(h, "<span class=\"badge %s\" data-f=\"integrity,,log\" "
+	    "data-v=\"", lok ? "ok" : "bad");
+	hesc(h, log);
+	hraw(h, "\">");
 	hesc(h, lok ? "verified" : log);
 	hraw(h, "</span> ");
 	hfmt(h, "%lld entries, %lld checkpoints and %lld key%s checked",
@@ -2744,8 +2797,10 @@ html_integrity(struct html *h)
 	hraw(h, "</dd><dt>Recomputed root</dt><dd><code>");
 	hesc(h, str(g, "root"));
 	hraw(h, "</code></dd><dt>Quota and license ledger</dt><dd>");
-	hfmt(h, "<span class=\"badge %s\" data-f=\"integrity,,ledger\">",
-	    gok ? "ok" : "bad");
+	hfmt(h, "<span class=\"badge %s\" data-f=\"integrity,,ledger\" "
+	    "data-v=\"", gok ? "ok" : "bad");
+	hesc(h, led);
+	hraw(h, "\">");
 	hesc(h, gok ? "consistent" : led);
 	hfmt(h, "</span> %lld balances recomputed from the entries",
 	    (long long)json_integer_value(json_object_get(g, "balances")));
@@ -2754,9 +2809,10 @@ html_integrity(struct html *h)
 		hesc(h, str(g, "ledger_detail"));
 	}
 	hraw(h, "</dd><dt>Latest checkpoint</dt><dd>size ");
-	hraw(h, "<span data-f=\"integrity,,checkpoint_size\">");
-	hfmt(h, "%lld", (long long)json_integer_value(json_object_get(g,
-	    "checkpoint_size")));
+	hfmt(h, "<span data-f=\"integrity,,checkpoint_size\" data-v=\"%lld\">"
+	    "%lld", (long long)json_integer_value(json_object_get(g,
+	    "checkpoint_size")), (long long)json_integer_value(
+	    json_object_get(g, "checkpoint_size")));
 	hraw(h, "</span>");
 	if (str(g, "checkpoint_time") != NULL) {
 		hraw(h, ", signed ");
@@ -2765,7 +2821,10 @@ html_integrity(struct html *h)
 	hraw(h, "; root <code>");
 	hesc(h, str(g, "checkpoint_root"));
 	hraw(h, "</code></dd><dt>Signing key (SHA-256 of the Ed25519 "
-	    "public key)</dt><dd><code data-f=\"integrity,,key_id\">");
+	    "public key)</dt><dd><code data-f=\"integrity,,key_id\" "
+	    "data-v=\"");
+	hesc(h, key);
+	hraw(h, "\">");
 	/* In groups of four, as fingerprints are read aloud. */
 	for (size_t i = 0; key != NULL && key[i] != '\0'; i += 4) {
 		char grp[6];
@@ -2879,7 +2938,16 @@ render_html(const json_t *rep, struct tg_buf *out)
 	count_table(&h, "by_outcome", "Outcome", out_fields, out_labels,
 	    true);
 	hraw(&h, "<h3>By destination tier</h3>");
-	count_table(&h, "by_tier", "Tier", dec_fields, dec_labels, false);
+	{
+		/* Narrow: the dry runs are in the outcome table. */
+		static const char *const f[] = { "decisions",
+		    "no_license_required", "authorized", "license_required",
+		    "hold", NULL };
+		static const char *const l[] = { "Decisions", "NLR", "Auth.",
+		    "Lic. req.", "Held" };
+
+		count_table(&h, "by_tier", "Tier", f, l, false);
+	}
 	hraw(&h, "</section></div>\n");
 
 	html_holds(&h);
@@ -2896,21 +2964,15 @@ render_html(const json_t *rep, struct tg_buf *out)
 	html_license_required(&h);
 
 	hraw(&h, "<section id=\"destinations\"><h2>By destination</h2>");
-	{
-		static const char *const f[] = { "decisions",
-		    "no_license_required", "authorized", "license_required",
-		    "hold", "dry_run", NULL };
-
-		count_table(&h, "by_destination", "Country", f, dec_labels,
-		    false);
-	}
-	hraw(&h, "</section>\n<section id=\"items\"><h2>Items by "
-	    "authorization and by ECCN</h2><div class=\"grid2\"><div>");
+	count_table(&h, "by_destination", "Country", dec_fields, dec_labels,
+	    false);
+	hraw(&h, "</section>\n<section id=\"items\"><h2>Items (lines) by "
+	    "authorization</h2>");
 	count_table(&h, "by_authorization", "Authorization", item_fields,
 	    item_labels, false);
-	hraw(&h, "</div><div>");
+	hraw(&h, "<h3>Items (lines) by ECCN</h3>");
 	count_table(&h, "by_eccn", "ECCN", item_fields, item_labels, false);
-	hraw(&h, "</div></div></section>\n");
+	hraw(&h, "</section>\n");
 
 	html_voided(&h);
 	html_packs(&h);

@@ -988,6 +988,8 @@ h_openapi(struct MHD_Connection *c, struct req *r)
 }
 
 static int reload_rules(struct server *s, const char *why);
+static void log_rules_loaded(struct server *s, struct tg_pack *np,
+    const char *why);
 
 static enum MHD_Result
 h_reload(struct MHD_Connection *c, struct req *r)
@@ -1484,6 +1486,35 @@ completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
 
 /* ---- rules, signals, systemd -------------------------------------------- */
 
+static void
+log_rules_loaded(struct server *s, struct tg_pack *np, const char *why)
+{
+	/* The reload is part of the record: which rules decided which
+	 * decisions follows from the log alone. */
+	struct audit_receipt rcpt;
+	struct audit_in in;
+	struct tg_error err;
+	char payload[512];
+	int n;
+
+	n = snprintf(payload, sizeof(payload), "{\"pack\":\"%s\","
+	    "\"reason\":\"%s\",\"sha256\":\"%s\",\"version\":\"%s\"}",
+	    pack_name(np), why, pack_sha256(np), pack_version(np));
+	memset(&in, 0, sizeof(in));
+	in.kind = "rules_loaded";
+	in.request = "null";
+	in.request_len = 4;
+	in.payload = payload;
+	in.payload_len = n > 0 ? (size_t)n : 0;
+	in.pack_sha256 = pack_sha256(np);
+	tg_error_clear(&err);
+	if (n > 0 && (size_t)n < sizeof(payload) &&
+	    audit_append(s->audit, &in, 1, &rcpt, &err) == 0)
+		audit_receipt_release(&rcpt);
+	else
+		log_warnx("cannot log the rules load: %s", err.msg);
+}
+
 static int
 reload_rules(struct server *s, const char *why)
 {
@@ -1521,32 +1552,10 @@ reload_rules(struct server *s, const char *why)
 	pthread_mutex_unlock(&s->pack_mu);
 	pack_unref(old);
 	errlist_release(&errs);
-	{
-		/* The reload is part of the record: which rules decided
-		 * which decisions follows from the log alone. */
-		struct audit_receipt rcpt;
-		struct audit_in in;
-		struct tg_error err;
-		char payload[512];
-		int n;
-
-		n = snprintf(payload, sizeof(payload), "{\"pack\":\"%s\","
-		    "\"reason\":\"%s\",\"sha256\":\"%s\",\"version\":\"%s\"}",
-		    pack_name(np), why, pack_sha256(np), pack_version(np));
-		memset(&in, 0, sizeof(in));
-		in.kind = "rules_loaded";
-		in.request = "null";
-		in.request_len = 4;
-		in.payload = payload;
-		in.payload_len = n > 0 ? (size_t)n : 0;
-		in.pack_sha256 = pack_sha256(np);
-		tg_error_clear(&err);
-		if (n > 0 && (size_t)n < sizeof(payload) &&
-		    audit_append(s->audit, &in, 1, &rcpt, &err) == 0)
-			audit_receipt_release(&rcpt);
-		else
-			log_warnx("cannot log the rules load: %s", err.msg);
-	}
+	/* At startup the load is logged once the daemon listens: a daemon
+	 * that cannot bind never served under these rules. */
+	if (strcmp(why, "startup") != 0)
+		log_rules_loaded(s, np, why);
 	log_info("rules loaded (%s): %s %s", why, pack_name(np),
 	    pack_version(np));
 	return 0;
@@ -1731,6 +1740,12 @@ http_serve(const struct serve_opts *o)
 		/* Tests start the daemon on port 0 and read this line. */
 		fprintf(stderr, "tiergate: ready on port %u\n",
 		    di ? di->port : 0);
+	}
+	{
+		struct tg_pack *p = current_pack(s);
+
+		log_rules_loaded(s, p, "startup");
+		pack_unref(p);
 	}
 	notify("READY=1");
 	for (;;) {

@@ -186,7 +186,8 @@ enum report_format {
 };
 
 #define REPORT_OUT_MAX ((size_t)64 << 20)	/* the rendered report */
-#define REPORT_LIST_MAX 1000	/* rows per decision list (totals count all) */
+#define REPORT_LIST_MAX 1000	/* rows per decision list; totals count
+				   every decision */
 
 /* "json", "csv" or "html".  Returns 0 or TG_EINVAL. */
 int api_report_format_parse(const char *s, enum report_format *out);
