@@ -178,38 +178,6 @@ trim(const char *s, size_t len, size_t *out)
 }
 
 /* Length of the well-formed UTF-8 sequence at s (n bytes left), or 0. */
-static size_t
-utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len, i;
-	uint32_t cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		cp = s[0] & 0x07;
-	} else
-		return 0;
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return len;
-}
-
 /*
  * A value quoted in a message: at most SHOW_MAX bytes, control characters
  * and ill-formed UTF-8 as '?', "..." for a cut.  Messages end up in JSON
@@ -222,7 +190,7 @@ show(char *dst, size_t size, const char *s, size_t n)
 	size_t i = 0, o = 0, l;
 
 	while (i < n) {
-		l = utf8_len(u + i, n - i);
+		l = utf8_seq_len(u + i, n - i);
 		if (o + (l == 0 ? 1 : l) > SHOW_MAX ||
 		    o + (l == 0 ? 1 : l) >= size)
 			break;
@@ -250,7 +218,7 @@ utf8_valid(const char *s, size_t len)
 	size_t i = 0, l;
 
 	while (i < len) {
-		l = utf8_len(u + i, len - i);
+		l = utf8_seq_len(u + i, len - i);
 		if (l == 0)
 			return false;
 		i += l;

@@ -219,39 +219,6 @@ static int fail(struct dec *, const struct path *, const char *, ...)
  * Messages and pointers end up in JSON (problem+json), where jansson
  * refuses ill-formed UTF-8, so whatever we copy into them must be valid.
  */
-static size_t
-utf8_len(const unsigned char *s, size_t n)
-{
-	size_t len, i;
-	uint32_t cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		cp = s[0] & 0x07;
-	} else
-		return 0;
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	/* Overlong forms, surrogates, and code points past U+10FFFF. */
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return 0;
-	return len;
-}
-
 /*
  * Copies at most max bytes of s into dst (size > max + 3) for quoting in a
  * message: control characters and ill-formed bytes become '?', sequences
@@ -264,7 +231,7 @@ show(char *dst, size_t size, const char *s, size_t n, size_t max)
 	size_t i = 0, o = 0, l;
 
 	while (i < n) {
-		l = utf8_len(u + i, n - i);
+		l = utf8_seq_len(u + i, n - i);
 		if (o + (l == 0 ? 1 : l) > max || o + (l == 0 ? 1 : l) >= size)
 			break;
 		if (l == 0 || (l == 1 && (u[i] < 0x20 || u[i] == 0x7f))) {
@@ -326,7 +293,7 @@ ptr_render(struct ptrbuf *b, const struct path *p)
 	n = strlen(p->key);
 	/* RFC 6901 section 3: '~' is written "~0" and '/' is "~1". */
 	for (i = 0; i < n; i += l) {
-		l = utf8_len(u + i, n - i);
+		l = utf8_seq_len(u + i, n - i);
 		if (p->key[i] == '~')
 			ptr_unit(b, "~0", 2);
 		else if (p->key[i] == '/')

@@ -95,6 +95,13 @@ void cc_format(tg_cc cc, char *buf);
 const char *cc_str(tg_cc cc);
 bool cc_assigned(tg_cc cc);
 
+/* ---- UTF-8 -------------------------------------------------------- */
+
+/* Length of the well-formed UTF-8 sequence at s (n bytes available), or
+ * 0 when it is ill-formed: truncated, overlong, a surrogate, or past
+ * U+10FFFF (RFC 3629). */
+size_t utf8_seq_len(const unsigned char *s, size_t n);
+
 /* ---- hex ----------------------------------------------------------- */
 
 /* Writes 2n lower-case hex digits and a NUL into out (2n + 1 bytes). */
