@@ -44,6 +44,8 @@
 #include "tiergate/merkle.h"
 #include "tiergate/util.h"
 
+#include "testdir.h"
+
 #define CPROOF(p) ((const merkle_hash *)(p))
 
 #define PACK_SHA \
@@ -55,47 +57,15 @@ struct fixture {
 	char path[PATH_MAX];	/* scratch */
 };
 
-/* Removes dir and what is in it, one level of subdirectories deep. */
-static void
-rm_tree(const char *dir, int depth)
-{
-	char path[PATH_MAX];
-	struct dirent *de;
-	struct stat st;
-	DIR *d;
-
-	d = opendir(dir);
-	if (d == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >=
-		    (int)sizeof(path))
-			continue;
-		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && depth > 0)
-			rm_tree(path, depth - 1);
-		else
-			unlink(path);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
 static int
 setup(void **state)
 {
 	struct fixture *f;
-	const char *tmp = getenv("TMPDIR");
 
 	f = calloc(1, sizeof(*f));
 	if (f == NULL)
 		return -1;
-	if (tmp == NULL || tmp[0] == '\0' || strlen(tmp) > 512)
-		tmp = "/tmp";
-	snprintf(f->base, sizeof(f->base), "%.512s/test_audit.XXXXXX", tmp);
-	if (mkdtemp(f->base) == NULL) {
+	if (test_tmpdir(f->base, sizeof(f->base), "test_audit") != 0) {
 		free(f);
 		return -1;
 	}
@@ -109,7 +79,7 @@ teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	rm_tree(f->base, 1);
+	test_rm_tree(f->base, 1);
 	free(f);
 	return 0;
 }

@@ -31,6 +31,8 @@
 #include "tiergate/config.h"
 #include "tiergate/error.h"
 
+#include "testdir.h"
+
 struct fixture {
 	char dir[1024];
 	char path[1100];
@@ -42,15 +44,11 @@ static int
 setup(void **state)
 {
 	struct fixture *f;
-	const char *tmp = getenv("TMPDIR");
 
 	f = calloc(1, sizeof(*f));
 	if (f == NULL)
 		return -1;
-	if (tmp == NULL || tmp[0] == '\0' || strlen(tmp) > 512)
-		tmp = "/tmp";
-	snprintf(f->dir, sizeof(f->dir), "%.512s/test_config.XXXXXX", tmp);
-	if (mkdtemp(f->dir) == NULL) {
+	if (test_tmpdir(f->dir, sizeof(f->dir), "test_config") != 0) {
 		free(f);
 		return -1;
 	}

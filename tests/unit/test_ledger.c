@@ -70,6 +70,8 @@
 #include "tiergate/util.h"
 #include "tiergate/uuid.h"
 
+#include "testdir.h"
+
 #define H100_TPP 15832.0		/* TPP of one H100 SXM */
 #define LPP_LIMIT 26900000.0		/* a consignee, a calendar year */
 #define NTHREADS 48
@@ -84,33 +86,6 @@ struct fixture {
 };
 
 /* ---- fixture --------------------------------------------------------- */
-
-static void
-rm_tree(const char *dir, int depth)
-{
-	char path[PATH_MAX];
-	struct dirent *de;
-	struct stat st;
-	DIR *d;
-
-	d = opendir(dir);
-	if (d == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >=
-		    (int)sizeof(path))
-			continue;
-		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && depth > 0)
-			rm_tree(path, depth - 1);
-		else
-			unlink(path);
-	}
-	closedir(d);
-	rmdir(dir);
-}
 
 static int
 group_setup(void **state)
@@ -144,15 +119,11 @@ static int
 setup(void **state)
 {
 	struct fixture *f;
-	const char *tmp = getenv("TMPDIR");
 
 	f = calloc(1, sizeof(*f));
 	if (f == NULL)
 		return -1;
-	if (tmp == NULL || tmp[0] == '\0' || strlen(tmp) > 512)
-		tmp = "/tmp";
-	snprintf(f->base, sizeof(f->base), "%.512s/test_ledger.XXXXXX", tmp);
-	if (mkdtemp(f->base) == NULL) {
+	if (test_tmpdir(f->base, sizeof(f->base), "test_ledger") != 0) {
 		free(f);
 		return -1;
 	}
@@ -166,7 +137,7 @@ teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	rm_tree(f->base, 1);
+	test_rm_tree(f->base, 1);
 	free(f);
 	return 0;
 }

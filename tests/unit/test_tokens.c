@@ -44,49 +44,24 @@
 #include "tiergate/tokens.h"
 #include "tiergate/util.h"
 
+#include "testdir.h"
+
 struct fixture {
 	char base[1024];	/* mkdtemp */
 	char dir[1100];		/* base/data */
 	struct tg_audit *a;
 };
 
-static void
-rm_dir(const char *dir)
-{
-	char path[PATH_MAX];
-	struct dirent *de;
-	DIR *d;
-
-	d = opendir(dir);
-	if (d == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
-			continue;
-		if (snprintf(path, sizeof(path), "%s/%s", dir, de->d_name) >=
-		    (int)sizeof(path))
-			continue;
-		unlink(path);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
 static int
 setup(void **state)
 {
 	struct fixture *f;
 	struct tg_error err;
-	const char *tmp = getenv("TMPDIR");
 
 	f = calloc(1, sizeof(*f));
 	if (f == NULL)
 		return -1;
-	if (tmp == NULL || tmp[0] == '\0' || strlen(tmp) > 512)
-		tmp = "/tmp";
-	snprintf(f->base, sizeof(f->base), "%.512s/test_tokens.XXXXXX", tmp);
-	if (mkdtemp(f->base) == NULL) {
+	if (test_tmpdir(f->base, sizeof(f->base), "test_tokens") != 0) {
 		free(f);
 		return -1;
 	}
@@ -94,7 +69,7 @@ setup(void **state)
 	tg_error_clear(&err);
 	if (audit_open(f->dir, AUDIT_CREATE, &f->a, &err) != 0) {
 		print_error("audit_open: %s\n", err.msg);
-		rm_dir(f->base);
+		test_rm_tree(f->base, 1);
 		free(f);
 		return -1;
 	}
@@ -108,8 +83,8 @@ teardown(void **state)
 	struct fixture *f = *state;
 
 	audit_close(f->a);
-	rm_dir(f->dir);
-	rm_dir(f->base);
+	test_rm_tree(f->dir, 1);
+	test_rm_tree(f->base, 1);
 	free(f);
 	return 0;
 }
