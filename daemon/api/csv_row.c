@@ -210,22 +210,6 @@ show(char *dst, size_t size, const char *s, size_t n)
 	dst[o] = '\0';
 }
 
-/* Whether s (len bytes) is well-formed UTF-8. */
-static bool
-utf8_valid(const char *s, size_t len)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	size_t i = 0, l;
-
-	while (i < len) {
-		l = utf8_seq_len(u + i, len - i);
-		if (l == 0)
-			return false;
-		i += l;
-	}
-	return true;
-}
-
 /* A formatted message as a new string, or NULL. */
 static char *
 dup_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

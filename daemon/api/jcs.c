@@ -34,6 +34,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,16 +114,7 @@ utf8_decode(const unsigned char *s, size_t n, unsigned long *cp)
 static int
 utf8_check(const char *s, size_t n)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	unsigned long cp;
-	size_t i, len;
-
-	for (i = 0; i < n; i += len) {
-		len = utf8_decode(p + i, n - i, &cp);
-		if (len == 0)
-			return TG_EINVAL;
-	}
-	return 0;
+	return utf8_valid(s, n) ? 0 : TG_EINVAL;
 }
 
 /* The next UTF-16 code unit, or -1 at the end.  The input was checked
@@ -457,6 +449,38 @@ jcs_integer(struct tg_buf *b, json_int_t i)
 	if (i >= -JCS_EXACT_INT && i <= JCS_EXACT_INT)
 		return buf_printf(b, "%lld", (long long)i);
 	return jcs_double(b, (double)i);
+}
+
+int
+jcs_put_string(struct tg_buf *b, const char *s, size_t n)
+{
+	return jcs_string(b, s, n);
+}
+
+/* Whole numbers within 2^53 take the integer path without formatting
+ * digits through snprintf: decisions are full of them (TPP, quantities,
+ * quota balances), and every one of them is canonicalized on the write
+ * path. */
+int
+jcs_put_number(struct tg_buf *b, double x)
+{
+	char tmp[24], *p = tmp + sizeof(tmp);
+	unsigned long long u;
+	bool neg;
+
+	if (!isfinite(x))
+		return TG_EINVAL;
+	if (x != floor(x) || fabs(x) > (double)JCS_EXACT_INT)
+		return jcs_double(b, x);
+	neg = x < 0;
+	u = (unsigned long long)(neg ? -x : x);
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (neg)
+		*--p = '-';
+	return buf_add(b, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
 static int

@@ -87,8 +87,8 @@ both_license(void *ctx, const char *number, struct tg_license *out)
 
 int
 api_decide_in_tx(struct audit_tx *tx, struct tg_pack *pack,
-    const struct tg_query *q, const json_t *request, const char *decision_id,
-    json_t **json, struct tg_decision **dout, struct tg_error *err)
+    const struct tg_query *q, const char *request, size_t request_len,
+    const char *decision_id, struct tg_decision **dout, struct tg_error *err)
 {
 	struct both_ctx bc = { .tx = tx, .lc = { .tx = tx } };
 	struct tg_quota_ops ops = { .used = both_used,
@@ -96,22 +96,19 @@ api_decide_in_tx(struct audit_tx *tx, struct tg_pack *pack,
 	struct audit_reserve *res = NULL;
 	struct tg_decision *d = NULL;
 	struct audit_in in;
-	json_t *j = NULL;
-	char *req = NULL, *pay = NULL;
+	struct tg_buf pay;
 	size_t nres = 0;
 	int rc;
 
-	*json = NULL;
 	*dout = NULL;
 	rc = eval_decide(pack, q, &ops, &d, err);
 	if (rc != 0)
 		return rc;
-	j = api_decision_to_json(d, decision_id);
-	req = request != NULL ? jcs_dumps(request) : strdup("null");
-	if (j != NULL)
-		pay = jcs_dumps(j);
-	if (j == NULL || req == NULL || pay == NULL) {
-		rc = tg_error_set(err, -ENOMEM, "cannot encode the decision");
+	buf_init(&pay, 16u << 20);	/* far beyond any decision */
+	rc = api_decision_jcs(d, decision_id, &pay);
+	if (rc != 0) {
+		rc = tg_error_set(err, rc == TG_EINVAL ? TG_EINVAL : -ENOMEM,
+		    "cannot encode the decision");
 		goto out;
 	}
 	if (!q->dry_run && d->nquotas > 0) {
@@ -132,22 +129,19 @@ api_decide_in_tx(struct audit_tx *tx, struct tg_pack *pack,
 	memset(&in, 0, sizeof(in));
 	in.kind = "decision";
 	in.decision_id = decision_id;
-	in.request = req;
-	in.request_len = strlen(req);
-	in.payload = pay;
-	in.payload_len = strlen(pay);
+	in.request = request != NULL ? request : "null";
+	in.request_len = request != NULL ? request_len : 4;
+	in.payload = pay.p;
+	in.payload_len = pay.len;
 	in.pack_sha256 = pack_sha256(pack);
 	rc = audit_tx_append(tx, &in, res, nres, NULL, err);
 out:
 	free(res);
-	free(req);
-	free(pay);
+	buf_release(&pay);
 	if (rc != 0) {
-		json_decref(j);
 		decision_free(d);
 		return rc;
 	}
-	*json = j;
 	*dout = d;
 	return 0;
 }

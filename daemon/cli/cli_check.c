@@ -26,6 +26,7 @@
 #include "tiergate/decision.h"
 #include "tiergate/engine.h"
 #include "tiergate/error.h"
+#include "tiergate/jcs.h"
 #include "tiergate/query.h"
 #include "tiergate/util.h"
 #include "tiergate/uuid.h"
@@ -93,7 +94,7 @@ report_rules_errors(const struct cli_ctx *ctx, const struct tg_errlist *errs,
 int
 cli_check(const struct cli_ctx *ctx, int argc, char **argv)
 {
-	struct tg_buf in;
+	struct tg_buf in, out;
 	struct tg_errlist errs;
 	struct tg_error err;
 	struct tg_query forced;
@@ -101,17 +102,18 @@ cli_check(const struct cli_ctx *ctx, int argc, char **argv)
 	struct tg_pack *pack = NULL;
 	struct tg_decision *d = NULL;
 	const struct tg_query *q;
-	json_t *json = NULL, *request = NULL;
+	json_t *request = NULL;
 	struct tg_audit *audit = NULL;
 	struct audit_tx *tx = NULL;
 	struct audit_receipt receipt;
-	char *text = NULL;
+	char *text = NULL, *reqc = NULL;
 	char id[UUID_STR_LEN + 1];
 	const char *path, *name;
 	bool dry_run = false;
 	int ch, rc, status = CLI_EXIT_FAIL;
 
 	buf_init(&in, CHECK_QUERY_MAX);
+	buf_init(&out, (size_t)64 << 20);
 	errlist_init(&errs);
 	tg_error_clear(&err);
 
@@ -193,10 +195,11 @@ cli_check(const struct cli_ctx *ctx, int argc, char **argv)
 	/* Decided inside the log's write transaction: quota balances and
 	 * licenses are read as the ledger holds them, and the decision, its
 	 * reservations and its signed checkpoint commit together. */
+	reqc = request != NULL ? jcs_dumps(request) : NULL;
 	rc = audit_tx_begin(audit, &tx, &err);
 	if (rc == 0)
-		rc = api_decide_in_tx(tx, pack, q, request, id, &json, &d,
-		    &err);
+		rc = api_decide_in_tx(tx, pack, q, reqc,
+		    reqc != NULL ? strlen(reqc) : 0, id, &d, &err);
 	if (rc != 0) {
 		audit_tx_abort(tx);
 		tx = NULL;
@@ -216,18 +219,16 @@ cli_check(const struct cli_ctx *ctx, int argc, char **argv)
 		    ctx->data_dir, err.msg[0] ? err.msg : tg_strerror(rc));
 		goto out;
 	}
-	rc = api_attach_receipt(json, &receipt);
+	/* The daemon answers with the same function: the same query and
+	 * pack give the same bytes on both interfaces. */
+	rc = api_decision_text(d, id, &receipt, &out);
 	audit_receipt_release(&receipt);
 	if (rc != 0) {
-		log_warnx("cannot encode the receipt");
+		log_warnx("cannot encode the decision: %s", tg_strerror(rc));
 		goto out;
 	}
-	text = api_dumps(json, true);
-	if (text == NULL) {
-		log_warnx("cannot encode the decision: %s",
-		    tg_strerror(-ENOMEM));
-		goto out;
-	}
+	text = out.p;
+	out.p = NULL;
 	if (fputs(text, stdout) == EOF || fputc('\n', stdout) == EOF ||
 	    fflush(stdout) == EOF) {
 		log_warn("cannot write the decision");
@@ -236,7 +237,7 @@ cli_check(const struct cli_ctx *ctx, int argc, char **argv)
 	status = d->outcome <= TG_AUTHORIZED ? CLI_EXIT_OK : CLI_EXIT_FLAGGED;
 out:
 	free(text);
-	json_decref(json);
+	free(reqc);
 	json_decref(request);
 	audit_close(audit);
 	decision_free(d);
@@ -244,5 +245,6 @@ out:
 	arena_free(arena);
 	errlist_release(&errs);
 	buf_release(&in);
+	buf_release(&out);
 	return status;
 }

@@ -460,7 +460,7 @@ dry_license(void *ctx, const char *number, struct tg_license *out)
  */
 static int
 dry_decide(struct screen *s, struct audit_tx *tx, const struct tg_query *q,
-    const json_t *request, const char *id, json_t **json,
+    const char *req, size_t reqlen, const char *id,
     struct tg_decision **dout, struct tg_error *err)
 {
 	struct dry_ctx dc;
@@ -468,11 +468,9 @@ dry_decide(struct screen *s, struct audit_tx *tx, const struct tg_query *q,
 	    .license = dry_license, .ctx = &dc };
 	struct tg_decision *d = NULL;
 	struct audit_in in;
-	json_t *j = NULL;
-	char *req = NULL, *pay = NULL;
+	struct tg_buf pay;
 	int rc;
 
-	*json = NULL;
 	*dout = NULL;
 	memset(&dc, 0, sizeof(dc));
 	dc.tx = tx;
@@ -485,35 +483,30 @@ dry_decide(struct screen *s, struct audit_tx *tx, const struct tg_query *q,
 		json_decref(dc.seen);
 		return rc;
 	}
-	j = api_decision_to_json(d, id);
-	req = request != NULL ? jcs_dumps(request) : strdup("null");
-	if (j != NULL)
-		pay = jcs_dumps(j);
-	if (j == NULL || req == NULL || pay == NULL) {
+	buf_init(&pay, 16u << 20);
+	rc = api_decision_jcs(d, id, &pay);
+	if (rc != 0) {
 		rc = tg_error_set(err, -ENOMEM, "cannot encode the decision");
 		goto out;
 	}
 	memset(&in, 0, sizeof(in));
 	in.kind = "decision";
 	in.decision_id = id;
-	in.request = req;
-	in.request_len = strlen(req);
-	in.payload = pay;
-	in.payload_len = strlen(pay);
+	in.request = req != NULL ? req : "null";
+	in.request_len = req != NULL ? reqlen : 4;
+	in.payload = pay.p;
+	in.payload_len = pay.len;
 	in.pack_sha256 = pack_sha256(s->pack);
 	rc = audit_tx_append(tx, &in, NULL, 0, NULL, err);
 	if (rc == 0 && overlay_add(s->overlay, dc.seen, d) != 0)
 		rc = tg_error_set(err, -ENOMEM, "out of memory");
 out:
 	json_decref(dc.seen);
-	free(req);
-	free(pay);
+	buf_release(&pay);
 	if (rc != 0) {
-		json_decref(j);
 		decision_free(d);
 		return rc;
 	}
-	*json = j;
 	*dout = d;
 	return 0;
 }
@@ -879,6 +872,7 @@ flush_group(struct screen *s)
 	struct tally g;
 	struct pending *p;
 	json_t *json;
+	char *req = NULL;		/* the query's canonical form */
 	size_t i, n, ndecided = 0;
 	int rc = 0, ret = 0;
 
@@ -908,12 +902,18 @@ flush_group(struct screen *s)
 		}
 		json = NULL;
 		d = NULL;
+		free(req);
+		req = p->request != NULL ? jcs_dumps(p->request) : NULL;
+		if (p->request != NULL && req == NULL) {
+			rc = tg_error_set(&err, -ENOMEM, "out of memory");
+			goto fail;
+		}
 		if (p->q->dry_run)
-			rc = dry_decide(s, tx, p->q, p->request, p->id, &json,
-			    &d, &err);
+			rc = dry_decide(s, tx, p->q, req,
+			    req != NULL ? strlen(req) : 0, p->id, &d, &err);
 		else
-			rc = api_decide_in_tx(tx, s->pack, p->q, p->request,
-			    p->id, &json, &d, &err);
+			rc = api_decide_in_tx(tx, s->pack, p->q, req,
+			    req != NULL ? strlen(req) : 0, p->id, &d, &err);
 		if (rc == TG_EINVAL && err.pointer[0] != '\0') {
 			/* The query is wrong in a way only the rules can
 			 * tell (an unknown product id). */
@@ -934,9 +934,13 @@ flush_group(struct screen *s)
 		if (rc != 0)
 			goto fail;
 		rc = record(&g, p, d);
+		/* JSON Lines output prints the decision; CSV only its
+		 * columns, which record() took. */
+		if (rc == 0 && p->t == NULL &&
+		    (json = api_decision_to_json(d, p->id)) == NULL)
+			rc = -ENOMEM;
 		decision_free(d);
 		if (rc != 0) {
-			json_decref(json);
 			tg_error_set(&err, rc, "out of memory");
 			goto fail;
 		}
@@ -944,8 +948,6 @@ flush_group(struct screen *s)
 		ndecided++;
 		if (p->t == NULL)
 			p->decision = json;
-		else
-			json_decref(json);
 	}
 	if (tx != NULL) {
 		rec = calloc(ndecided > 0 ? ndecided : 1, sizeof(*rec));
@@ -986,6 +988,7 @@ fail:
 	if (fail_group(s, "the audit log failed") == 0)
 		(void)write_group(s, s->ngroup);
 out:
+	free(req);
 	for (i = 0; i < s->ngroup; i++)
 		pending_release(&s->group[i]);
 	s->ngroup = 0;

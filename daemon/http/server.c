@@ -44,6 +44,7 @@
 #include "tiergate/audit.h"
 #include "tiergate/engine.h"
 #include "tiergate/http.h"
+#include "tiergate/jcs.h"
 #include "tiergate/merkle.h"
 #include "tiergate/tokens.h"
 #include "tiergate/util.h"
@@ -66,9 +67,14 @@ struct job {
 	struct tg_pack *pack;		/* reference held */
 	size_t n;			/* queries */
 	const struct tg_query **q;	/* in req->arena */
-	json_t **request;		/* as received, per query */
+	/* Per query: its canonical form as received (malloc'd; made in the
+	 * HTTP thread, so the writer only hashes it), then the decision and
+	 * its receipt, which the HTTP thread turns into the answer. */
+	char **request;
+	size_t *request_len;
 	char (*id)[UUID_STR_LEN + 1];
-	json_t **result;		/* decisions, or NULL */
+	struct tg_decision **dec;	/* owned, or NULL */
+	struct audit_receipt *rcpt;	/* owned once the group committed */
 	int *status;			/* per query: 0 or error code */
 	struct tg_error *err;		/* per query */
 	bool done;
@@ -359,17 +365,12 @@ run_group(struct server *s, struct job *head)
 	if (rc == 0) {
 		for (struct job *j = head; j != NULL; j = j->next) {
 			for (size_t i = 0; i < j->n; i++) {
-				struct tg_decision *d = NULL;
-
 				tg_error_clear(&j->err[i]);
 				j->status[i] = api_decide_in_tx(tx, j->pack,
-				    j->q[i], j->request[i], j->id[i],
-				    &j->result[i], &d, &j->err[i]);
-				if (j->status[i] == 0) {
-					count_outcome(s, d);
+				    j->q[i], j->request[i], j->request_len[i],
+				    j->id[i], &j->dec[i], &j->err[i]);
+				if (j->status[i] == 0)
 					k++;
-				}
-				decision_free(d);
 			}
 		}
 		rcpt = calloc(k + 1, sizeof(*rcpt));
@@ -384,10 +385,12 @@ run_group(struct server *s, struct job *head)
 		for (size_t i = 0; i < j->n; i++) {
 			if (j->status[i] != 0)
 				continue;
-			if (rc == 0)
-				(void)api_attach_receipt(j->result[i],
-				    &rcpt[k]);
-			audit_receipt_release(&rcpt[k]);
+			/* The receipt moves to the job, which answers with
+			 * it (or, after a failure, frees it). */
+			if (rc == 0) {
+				j->rcpt[i] = rcpt[k];
+				count_outcome(s, j->dec[i]);
+			}
 			k++;
 		}
 		if (rc != 0) {
@@ -654,12 +657,15 @@ job_new(struct req *r, size_t n)
 	j->n = n;
 	j->q = arena_zalloc(r->arena, n * sizeof(*j->q));
 	j->request = arena_zalloc(r->arena, n * sizeof(*j->request));
+	j->request_len = arena_zalloc(r->arena, n * sizeof(*j->request_len));
 	j->id = arena_zalloc(r->arena, n * sizeof(*j->id));
-	j->result = arena_zalloc(r->arena, n * sizeof(*j->result));
+	j->dec = arena_zalloc(r->arena, n * sizeof(*j->dec));
+	j->rcpt = arena_zalloc(r->arena, n * sizeof(*j->rcpt));
 	j->status = arena_zalloc(r->arena, n * sizeof(*j->status));
 	j->err = arena_zalloc(r->arena, n * sizeof(*j->err));
-	if (j->q == NULL || j->request == NULL || j->id == NULL ||
-	    j->result == NULL || j->status == NULL || j->err == NULL)
+	if (j->q == NULL || j->request == NULL || j->request_len == NULL ||
+	    j->id == NULL || j->dec == NULL || j->rcpt == NULL ||
+	    j->status == NULL || j->err == NULL)
 		return NULL;
 	return j;
 }
@@ -669,8 +675,11 @@ job_release(struct job *j)
 {
 	if (j == NULL)
 		return;
-	for (size_t i = 0; i < j->n; i++)
-		json_decref(j->result[i]);
+	for (size_t i = 0; i < j->n; i++) {
+		free(j->request[i]);
+		decision_free(j->dec[i]);
+		audit_receipt_release(&j->rcpt[i]);
+	}
 	pack_unref(j->pack);
 	j->pack = NULL;
 }
@@ -698,6 +707,34 @@ decode(struct req *r, const json_t *qj, const char *prefix,
 		snprintf(err->pointer, sizeof(err->pointer), "%s", p);
 	}
 	return rc;
+}
+
+/* The canonical form of query i as received, which the log commits to:
+ * made here, in the HTTP thread, to keep the writer's work per decision
+ * small.  Returns 0 or -ENOMEM. */
+static int
+canon_request(struct job *j, size_t i, const json_t *qj)
+{
+	j->request[i] = jcs_dumps(qj);
+	if (j->request[i] == NULL)
+		return -ENOMEM;
+	j->request_len[i] = strlen(j->request[i]);
+	return 0;
+}
+
+/* The answer for query i of a job whose group committed: the decision
+ * as `tiergate check` prints it, with its receipt.  New reference or
+ * NULL. */
+static json_t *
+job_decision(const struct job *j, size_t i)
+{
+	json_t *d = api_decision_to_json(j->dec[i], j->id[i]);
+
+	if (d != NULL && api_attach_receipt(d, &j->rcpt[i]) != 0) {
+		json_decref(d);
+		d = NULL;
+	}
+	return d;
 }
 
 static enum MHD_Result
@@ -755,7 +792,26 @@ h_decide(struct MHD_Connection *c, struct req *r)
 			return problem(c, r, error_status(j->status[0]),
 			    j->err[0].msg, j->err[0].pointer[0] ?
 			    j->err[0].pointer : NULL, NULL);
-		return send_decision(c, r, 201, j->result[0]);
+		{
+			struct tg_buf b;
+			enum MHD_Result ret;
+
+			/* The bytes of send_decision(), written without a
+			 * tree (decision_text.c). */
+			buf_init(&b, (size_t)64 << 20);
+			if (api_decision_text(j->dec[0], j->id[0],
+			    &j->rcpt[0], &b) != 0 || buf_add(&b, "\n", 1) != 0) {
+				buf_release(&b);
+				/* Logged but not answerable: the client may
+				 * fetch it by id (GET /v1/decisions/{id}). */
+				return problem(c, r, 500, "the decision was "
+				    "logged but cannot be encoded", NULL, NULL);
+			}
+			ret = send_text(c, r, 201, "application/json", b.p,
+			    b.len, NULL);
+			buf_release(&b);
+			return ret;
+		}
 	}
 	tg_error_clear(&err);
 	j = job_new(r, 1);
@@ -765,7 +821,10 @@ h_decide(struct MHD_Connection *c, struct req *r)
 	if (rc != 0)
 		return problem(c, r, error_status(rc), err.msg, err.pointer,
 		    NULL);
-	j->request[0] = r->parsed;
+	if (canon_request(j, 0, r->parsed) != 0) {
+		job_release(j);
+		return problem(c, r, 503, "out of memory", NULL, "1");
+	}
 	return start_job(c, r, j);
 }
 
@@ -787,7 +846,8 @@ h_batch(struct MHD_Connection *c, struct req *r)
 		list = json_array();
 		for (i = 0; list != NULL && i < j->n; i++) {
 			if (j->status[i] == 0)
-				json_array_append(list, j->result[i]);
+				json_array_append_new(list,
+				    job_decision(j, i));
 			else
 				json_array_append_new(list, json_pack("{s:i, "
 				    "s:s, s:s}", "status",
@@ -836,10 +896,13 @@ h_batch(struct MHD_Connection *c, struct req *r)
 		tg_error_clear(&err);
 		snprintf(prefix, sizeof(prefix), "/transactions/%zu", i);
 		rc = decode(r, json_array_get(tx, i), prefix, &j->q[i], &err);
-		if (rc != 0)
+		if (rc == 0 && canon_request(j, i, json_array_get(tx, i)) != 0)
+			rc = tg_error_set(&err, -ENOMEM, "out of memory");
+		if (rc != 0) {
+			job_release(j);
 			return problem(c, r, error_status(rc), err.msg,
 			    err.pointer[0] ? err.pointer : NULL, NULL);
-		j->request[i] = json_array_get(tx, i);
+		}
 	}
 	return start_job(c, r, j);
 }

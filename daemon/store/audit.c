@@ -116,6 +116,36 @@ exec(struct tg_audit *a, const char *sql, struct tg_error *err)
 	return 0;
 }
 
+/* The transaction-control statements of the write path, compiled on
+ * first use (audit.c's st_ctl): sqlite3_exec() would parse them again
+ * for every commit group and every entry. */
+enum ctl { CTL_BEGIN, CTL_COMMIT, CTL_SAVEPOINT, CTL_RELEASE };
+
+struct tree_cache;
+static void tcache_free(struct tree_cache *);
+
+static int
+run_ctl(struct tg_audit *a, enum ctl which, struct tg_error *err)
+{
+	static const char *const sql[] = { "BEGIN IMMEDIATE", "COMMIT",
+	    "SAVEPOINT entry", "RELEASE entry" };
+	sqlite3_stmt **st = &a->st_ctl[which];
+	int rc;
+
+	if (*st == NULL) {
+		rc = sqlite3_prepare_v2(a->db, sql[which], -1, st, NULL);
+		if (rc != SQLITE_OK)
+			return store_sqlite_error(err, a->db, rc, "database");
+	}
+	rc = sqlite3_step(*st);
+	/* Reset at once: a stepped statement left pending would keep
+	 * COMMIT from checkpointing the WAL. */
+	sqlite3_reset(*st);
+	if (rc != SQLITE_DONE)
+		return store_sqlite_error(err, a->db, rc, "database");
+	return 0;
+}
+
 /* Runs a statement with up to two bound int64 / text parameters that
  * returns at most one row; the caller reads columns and finalizes. */
 static int
@@ -555,6 +585,9 @@ audit_close(struct tg_audit *a)
 	sqlite3_finalize(a->st_tins);
 	sqlite3_finalize(a->st_rins);
 	sqlite3_finalize(a->st_used);
+	for (size_t i = 0; i < sizeof(a->st_ctl) / sizeof(a->st_ctl[0]); i++)
+		sqlite3_finalize(a->st_ctl[i]);
+	tcache_free(a->tcache);
 	sqlite3_close(a->db);
 	EVP_PKEY_free(a->key);
 	pthread_mutex_destroy(&a->mu);
@@ -661,9 +694,118 @@ hex64_ok(const char *s)
 
 /* ---- the tree in SQLite ------------------------------------------------ */
 
+/*
+ * Every commit group reads tree nodes back for its tree_add()s, its
+ * checkpoint's root and one inclusion proof per receipt: about twenty
+ * index lookups per decision.  A node, once committed, never changes
+ * (only new ones are added, by this process or another), so recently
+ * used nodes are kept here, direct-mapped by (level, idx).  Nodes read or
+ * written inside a transaction are "pending" until it commits; a
+ * rollback (of the group, or of one entry's savepoint) forgets them.
+ * The cache is only ever a copy: a miss reads SQLite.
+ */
+#define TREE_CACHE_SLOTS 8192u	/* 48 bytes each */
+
+struct tree_slot {
+	uint64_t idx;
+	uint8_t level;
+	bool valid;
+	bool pending;
+	merkle_hash hash;
+};
+
+struct tree_cache {
+	struct tree_slot slot[TREE_CACHE_SLOTS];
+	uint32_t *pending;		/* slots marked pending */
+	size_t npending, cappending;
+};
+
+static struct tree_slot *
+tcache_slot(struct tree_cache *c, unsigned level, uint64_t idx)
+{
+	uint64_t k = (idx << 6 | level) * 0x9e3779b97f4a7c15ull;
+
+	return &c->slot[k >> 51 & (TREE_CACHE_SLOTS - 1)];
+}
+
+static bool
+tcache_get(struct tree_cache *c, unsigned level, uint64_t idx,
+    merkle_hash out)
+{
+	struct tree_slot *sl;
+
+	if (c == NULL)
+		return false;
+	sl = tcache_slot(c, level, idx);
+	if (!sl->valid || sl->idx != idx || sl->level != level)
+		return false;
+	memcpy(out, sl->hash, MERKLE_HASH);
+	return true;
+}
+
+/* Remembers a node; pending inside a write transaction.  Best effort:
+ * without room to note it pending, the node is not cached. */
+static void
+tcache_put(struct tree_cache *c, unsigned level, uint64_t idx,
+    const merkle_hash h, bool pending)
+{
+	struct tree_slot *sl;
+
+	if (c == NULL)
+		return;
+	sl = tcache_slot(c, level, idx);
+	if (pending) {
+		if (c->npending == c->cappending) {
+			size_t cap = c->cappending ? 2 * c->cappending : 256;
+			uint32_t *v = realloc(c->pending, cap * sizeof(*v));
+
+			if (v == NULL) {
+				sl->valid = false;
+				return;
+			}
+			c->pending = v;
+			c->cappending = cap;
+		}
+		c->pending[c->npending++] = (uint32_t)(sl - c->slot);
+	}
+	sl->idx = idx;
+	sl->level = (uint8_t)level;
+	sl->pending = pending;
+	sl->valid = true;
+	memcpy(sl->hash, h, MERKLE_HASH);
+}
+
+/* The transaction committed (keep = true: its nodes are now permanent)
+ * or rolled back (forget them). */
+static void
+tcache_settle(struct tree_cache *c, bool keep)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->npending; i++) {
+		struct tree_slot *sl = &c->slot[c->pending[i]];
+
+		if (!sl->pending)
+			continue;
+		sl->pending = false;
+		if (!keep)
+			sl->valid = false;
+	}
+	c->npending = 0;
+}
+
+static void
+tcache_free(struct tree_cache *c)
+{
+	if (c != NULL)
+		free(c->pending);
+	free(c);
+}
+
 struct tree_ctx {
 	struct tg_audit *a;
 	sqlite3_stmt *get;
+	bool in_tx;		/* what it caches is pending */
 };
 
 static int
@@ -672,6 +814,8 @@ tree_get(void *ctx, unsigned level, uint64_t index, merkle_hash out)
 	struct tree_ctx *t = ctx;
 	int rc;
 
+	if (tcache_get(t->a->tcache, level, index, out))
+		return 0;
 	sqlite3_reset(t->get);
 	sqlite3_bind_int64(t->get, 1, (sqlite3_int64)level);
 	sqlite3_bind_int64(t->get, 2, (sqlite3_int64)index);
@@ -682,6 +826,7 @@ tree_get(void *ctx, unsigned level, uint64_t index, merkle_hash out)
 	}
 	memcpy(out, sqlite3_column_blob(t->get, 0), MERKLE_HASH);
 	sqlite3_reset(t->get);
+	tcache_put(t->a->tcache, level, index, out, t->in_tx);
 	return 0;
 }
 
@@ -710,6 +855,7 @@ tree_add(struct tree_ctx *t, sqlite3_stmt *ins, uint64_t i,
 		sqlite3_bind_blob(ins, 3, h, MERKLE_HASH, SQLITE_TRANSIENT);
 		if (sqlite3_step(ins) != SQLITE_DONE)
 			return TG_EIO;
+		tcache_put(t->a->tcache, level, idx, h, true);
 		if ((idx & 1) == 0)
 			return 0;
 		if (tree_get(t, level, idx - 1, left) != 0 ||
@@ -911,7 +1057,7 @@ tx_begin(struct tg_audit *a, EVP_PKEY *const *keys, const uint8_t (*pubs)[32],
 	tx->keys = keys;
 	tx->pubs = pubs;
 	tx->nkeys = nkeys;
-	rc = exec(a, "BEGIN IMMEDIATE", err);
+	rc = run_ctl(a, CTL_BEGIN, err);
 	if (rc != 0) {
 		pthread_mutex_unlock(&a->mu);
 		free(tx);
@@ -948,6 +1094,9 @@ tx_begin(struct tg_audit *a, EVP_PKEY *const *keys, const uint8_t (*pubs)[32],
 		    "AND void_seq IS NULL", &a->st_used, err);
 	tx->t.a = a;
 	tx->t.get = a->st_tget;
+	tx->t.in_tx = true;
+	if (a->tcache == NULL)
+		a->tcache = calloc(1, sizeof(*a->tcache));	/* or none */
 	tx->ins = a->st_ins;
 	tx->tins = a->st_tins;
 	tx->rins = a->st_rins;
@@ -978,6 +1127,7 @@ audit_tx_abort(struct audit_tx *tx)
 	if (tx == NULL)
 		return;
 	sqlite3_exec(tx->a->db, "ROLLBACK", NULL, NULL, NULL);
+	tcache_settle(tx->a->tcache, false);
 	tx_free(tx);
 }
 
@@ -1050,7 +1200,7 @@ audit_tx_append(struct audit_tx *tx, const struct audit_in *in,
 		return tg_error_set(err, TG_ECRYPTO, "cannot hash the entry");
 	hex_encode(eh, 32, r->entry_hash);
 	/* Savepoint: a failed entry leaves the group as it was. */
-	rc = exec(a, "SAVEPOINT entry", err);
+	rc = run_ctl(a, CTL_SAVEPOINT, err);
 	if (rc != 0)
 		return rc;
 	sqlite3_reset(tx->ins);
@@ -1104,7 +1254,7 @@ audit_tx_append(struct audit_tx *tx, const struct audit_in *in,
 			goto fail;
 		}
 	}
-	rc = exec(a, "RELEASE entry", err);
+	rc = run_ctl(a, CTL_RELEASE, err);
 	if (rc != 0)
 		goto fail;
 	tx->seq = r->seq;
@@ -1116,6 +1266,10 @@ audit_tx_append(struct audit_tx *tx, const struct audit_in *in,
 fail:
 	sqlite3_exec(a->db, "ROLLBACK TO entry; RELEASE entry", NULL, NULL,
 	    NULL);
+	/* The entry's nodes are gone, and the cache cannot tell them from
+	 * the group's earlier ones: forget them all (a later miss reads
+	 * SQLite, which still has the earlier ones). */
+	tcache_settle(a->tcache, false);
 	return rc;
 }
 
@@ -1168,6 +1322,7 @@ audit_tx_commit(struct audit_tx *tx, struct audit_receipt *out, size_t n,
 		rc = exec(a, "COMMIT", err);
 		if (rc != 0)
 			sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+		tcache_settle(a->tcache, rc == 0);
 		tx_free(tx);
 		return rc;
 	}
@@ -1182,11 +1337,12 @@ audit_tx_commit(struct audit_tx *tx, struct audit_receipt *out, size_t n,
 	 * the WAL, which then grows for as long as writes go on. */
 	tx_reset_statements(tx);
 	if (rc == 0)
-		rc = exec(a, "COMMIT", err);
+		rc = run_ctl(a, CTL_COMMIT, err);
 	if (rc != 0) {
 		audit_tx_abort(tx);
 		return rc;
 	}
+	tcache_settle(a->tcache, true);
 	memcpy(out, tx->r, tx->nr * sizeof(*out));
 	tx->nr = 0;	/* ownership of the checkpoints moved */
 	tx_free(tx);

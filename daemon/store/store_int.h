@@ -32,6 +32,12 @@ struct tg_audit {
 	/* Write statements, prepared on first use and kept: a commit group
 	 * of one entry should not pay for compiling SQL. */
 	sqlite3_stmt *st_tget, *st_ins, *st_tins, *st_rins, *st_used;
+	/* BEGIN IMMEDIATE, COMMIT, SAVEPOINT/RELEASE entry: run for every
+	 * group and entry, so compiled once too (audit.c, run_ctl). */
+	sqlite3_stmt *st_ctl[4];
+	/* Tree nodes recently read or written (audit.c, "the tree"), or
+	 * NULL until the first write transaction; under mu. */
+	struct tree_cache *tcache;
 };
 
 /* keys.c */

@@ -40,3 +40,21 @@ utf8_seq_len(const unsigned char *s, size_t n)
 		return 0;
 	return len;
 }
+
+bool
+utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0, l;
+
+	while (i < n) {
+		if (u[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if ((l = utf8_seq_len(u + i, n - i)) == 0)
+			return false;
+		i += l;
+	}
+	return true;
+}

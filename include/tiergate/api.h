@@ -53,6 +53,21 @@ int api_query_from_json(const json_t *root, struct tg_arena *arena,
 json_t *api_decision_to_json(const struct tg_decision *d,
     const char *decision_id);
 
+/*
+ * The same decision written straight to bytes (decision_text.c), without
+ * a JSON tree; both append to b and leave it as it was on error (0,
+ * TG_EINVAL for a string that is not UTF-8, or the buffer's error):
+ *   api_decision_jcs: its RFC 8785 canonical form, the bytes the audit
+ *     log hashes (jcs_dumps of api_decision_to_json);
+ *   api_decision_text: the answer as `tiergate check` prints it, with r
+ *     as "receipt" unless r is NULL (api_dumps(..., true) of the tree with
+ *     api_attach_receipt), without the final newline.
+ */
+int api_decision_jcs(const struct tg_decision *d, const char *decision_id,
+    struct tg_buf *b);
+int api_decision_text(const struct tg_decision *d, const char *decision_id,
+    const struct audit_receipt *r, struct tg_buf *b);
+
 /* Serializes with the fixed flags used everywhere (pretty when indent).
  * Returns a malloc'd string the caller frees, or NULL on failure. */
 char *api_dumps(const json_t *j, bool indent);
@@ -86,15 +101,16 @@ int api_log_decisions(struct tg_audit *a, size_t n,
 /*
  * Decides q inside the commit group tx: quota balances and licenses come
  * from the ledger as this group has left them, so concurrent binding
- * decisions can never over-allocate.  Logs the decision (request: the
- * query as received, may be NULL) with the reservations it makes (none for
- * a dry run).  On success *json is the decision without its receipt and
- * *d the decision (caller frees both); attach the receipt after commit.
- * On failure nothing was appended.
+ * decisions can never over-allocate.  Logs the decision with the
+ * reservations it makes (none for a dry run); request is the canonical
+ * form (jcs_dumps) of the query as received, request_len its length, or
+ * NULL for none.  On success *d is the decision (caller frees it with
+ * decision_free); build its JSON with api_decision_to_json and attach the
+ * receipt after commit.  On failure nothing was appended.
  */
 int api_decide_in_tx(struct audit_tx *tx, struct tg_pack *pack,
-    const struct tg_query *q, const json_t *request, const char *decision_id,
-    json_t **json, struct tg_decision **d, struct tg_error *err);
+    const struct tg_query *q, const char *request, size_t request_len,
+    const char *decision_id, struct tg_decision **d, struct tg_error *err);
 
 /* A registered license as the engine sees it (the ledger's lookup inside
  * tx; *l holds the strings *out points to). */

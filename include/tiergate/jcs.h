@@ -23,6 +23,15 @@ int jcs_write(struct tg_buf *b, const json_t *v);
 /* Canonical form as a new malloc'd string (caller frees), or NULL. */
 char *jcs_dumps(const json_t *v);
 
+/*
+ * Pieces for writers that emit canonical JSON themselves, members already
+ * in sorted order (api_decision_jcs): a string (TG_EINVAL unless it is
+ * UTF-8) and a finite number (TG_EINVAL otherwise), spelled exactly as
+ * jcs_write spells the same json_string / json_integer / json_real.
+ */
+int jcs_put_string(struct tg_buf *b, const char *s, size_t n);
+int jcs_put_number(struct tg_buf *b, double x);
+
 /* SHA-256 of the canonical form, as 64 lower-case hex digits + NUL. */
 int jcs_sha256(const json_t *v, char out[65]);
 

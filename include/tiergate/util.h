@@ -102,6 +102,9 @@ bool cc_assigned(tg_cc cc);
  * U+10FFFF (RFC 3629). */
 size_t utf8_seq_len(const unsigned char *s, size_t n);
 
+/* Whether s[0..n) is well-formed UTF-8 throughout. */
+bool utf8_valid(const char *s, size_t n);
+
 /* ---- hex ----------------------------------------------------------- */
 
 /* Writes 2n lower-case hex digits and a NUL into out (2n + 1 bytes). */

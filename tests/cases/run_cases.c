@@ -23,6 +23,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,7 @@
 #include "tiergate/decision.h"
 #include "tiergate/engine.h"
 #include "tiergate/error.h"
+#include "tiergate/jcs.h"
 #include "tiergate/query.h"
 #include "tiergate/util.h"
 
@@ -495,6 +497,64 @@ check_expect(json_t *expect, const json_t *dj, struct msg *m)
 /*
  * Runs one case file.  Returns true when it passed; otherwise m says why.
  */
+
+/* The audit log hashes api_decision_jcs() and the daemon answers with
+ * api_decision_text(), both written without a JSON tree; they must be
+ * byte for byte the canonical form of the decision (jcs_dumps of
+ * api_decision_to_json) and its answer (api_dumps with the receipt
+ * attached), on every case. */
+static void
+check_texts(const struct tg_decision *d, const json_t *dj, struct msg *m)
+{
+	static const char id[] = "0190b1c2-7d4e-7000-8000-000000000001";
+	struct audit_receipt r;
+	json_t *withid = json_deep_copy(dj);
+	struct tg_buf b;
+	char *want = NULL;
+
+	/* A receipt with every member filled, hostile-looking where it is
+	 * text: the note has newlines and a non-ASCII dash. */
+	memset(&r, 0, sizeof(r));
+	r.seq = 42;
+	r.leaf_index = 41;
+	r.tree_size = 9007199254740993ull;
+	snprintf(r.kind, sizeof(r.kind), "decision");
+	snprintf(r.time, sizeof(r.time), "2026-11-28T15:00:00.000001Z");
+	memset(r.entry_hash, 'a', 64);
+	memset(r.prev, '0', 64);
+	memset(r.request_sha256, 'b', 64);
+	memset(r.pack_sha256, 'c', 64);
+	memset(r.key_id, 'd', 64);
+	snprintf(r.signature, sizeof(r.signature), "c2ln/+==");
+	r.checkpoint = (char *)(uintptr_t)"tiergate/x\n42\nroot=\n\n"
+	    "\xe2\x80\x94 tiergate/x sig\t\x01\n";
+	r.nproof = 3;
+	for (size_t i = 0; i < r.nproof; i++)
+		memset(r.proof[i], (int)(0x11 * (i + 1)), MERKLE_HASH);
+
+	buf_init(&b, 16u << 20);
+	if (withid == NULL || json_object_set_new(withid, "decision_id",
+	    json_string(id)) != 0 || (want = jcs_dumps(withid)) == NULL ||
+	    api_decision_jcs(d, id, &b) != 0)
+		msg_add(m, "canonical form: cannot encode");
+	else if (b.len != strlen(want) || memcmp(b.p, want, b.len) != 0)
+		msg_add(m, "api_decision_jcs differs from jcs_dumps:\n  %s\n"
+		    "  %s", b.p, want);
+	free(want);
+	want = NULL;
+	b.len = 0;
+	if (withid == NULL || api_attach_receipt(withid, &r) != 0 ||
+	    (want = api_dumps(withid, true)) == NULL ||
+	    api_decision_text(d, id, &r, &b) != 0)
+		msg_add(m, "answer: cannot encode");
+	else if (b.len != strlen(want) || memcmp(b.p, want, b.len) != 0)
+		msg_add(m, "api_decision_text differs from api_dumps:\n%s\n"
+		    "%s", b.p, want);
+	free(want);
+	json_decref(withid);
+	buf_release(&b);
+}
+
 static bool
 run_case(struct tg_pack *pack, const char *file, struct msg *m)
 {
@@ -593,6 +653,7 @@ run_case(struct tg_pack *pack, const char *file, struct msg *m)
 		goto out;
 	}
 	check_expect(expect, dj, m);
+	check_texts(d, dj, m);
 	passed = m->n == 0;
 	if (!passed && fq.asked.n > 0)
 		msg_add(m, "quota lookups: %s", fq.asked.s);

@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "tiergate/api.h"
+#include "tiergate/jcs.h"
 
 static struct tg_arena *arena;
 static tg_date today;
@@ -1174,6 +1175,91 @@ static const char golden[] =
     "\"sha256\":\"9f86d081\"},"
     "\"dry_run\":true}";
 
+/* The tree-free writers (decision_text.c) against the tree
+ * (decision_json.c + jcs.c + jansson's dump): every control character,
+ * quotes, backslashes, DEL, non-ASCII and astral characters, NAN,
+ * negative zero, fractions, 2^53 and beyond, a missing date and country,
+ * HK asked and CN decided, absent optional members. */
+static void
+test_decision_text_matches_tree(void **state)
+{
+	static const char id[] = "0190b1c2-7d4e-7000-8000-000000000001";
+	static const double nums[] = { 0.0, -0.0, 1.5, -2.25, 1e21, 1e-7,
+	    123456789012345678.0, 9007199254740992.0, 9007199254740993.0,
+	    0.1, 1.0 / 3, 5e-324, 1.7976931348623157e308, NAN, INFINITY,
+	    26898568, -1 };
+	char ref[64 + 32];
+	struct fixture f;
+	struct audit_receipt r;
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(nums) / sizeof(nums[0]); k++) {
+		json_t *j;
+		struct tg_buf b;
+		char *want;
+
+		fixture_init(&f);
+		/* Bytes 0x01..0x20 and the specials, then UTF-8. */
+		for (int c = 1; c <= 0x20; c++)
+			ref[c - 1] = (char)c;
+		snprintf(ref + 0x20, sizeof(ref) - 0x20,
+		    "\"\\/\x7f\xc3\xa9\xf0\x9d\x84\x9e\xe2\x80\xa8%zu", k);
+		f.d.reference = ref;
+		f.items[0].tpp = nums[k];
+		f.quotas[1].used = nums[k];
+		f.items[1].operations = nums[k];
+		if (k % 2 == 1) {
+			f.d.date = TG_DATE_NONE;
+			f.d.destination = TG_CC_NONE;
+			f.d.tier = 0;
+		} else {
+			assert_int_equal(cc_parse("CN", 2, &f.d.destination), 0);
+			assert_int_equal(cc_parse("HK", 2,
+			    &f.d.destination_given), 0);
+		}
+		memset(&r, 0, sizeof(r));
+		r.seq = 9007199254740993ull;
+		r.tree_size = INT64_MAX;	/* json_int_t holds no more */
+		snprintf(r.kind, sizeof(r.kind), "decision");
+		r.checkpoint = (char *)(uintptr_t)"o\n1\nx\n\n\xe2\x80\x94 o s\n";
+		r.nproof = k % 3;
+
+		j = api_decision_to_json(&f.d, id);
+		assert_non_null(j);
+		buf_init(&b, 1u << 20);
+		want = jcs_dumps(j);
+		assert_non_null(want);
+		assert_int_equal(api_decision_jcs(&f.d, id, &b), 0);
+		assert_string_equal(b.p, want);
+		free(want);
+		assert_int_equal(api_attach_receipt(j, &r), 0);
+		want = api_dumps(j, true);
+		assert_non_null(want);
+		b.len = 0;
+		assert_int_equal(api_decision_text(&f.d, id, &r, &b), 0);
+		assert_string_equal(b.p, want);
+		free(want);
+		buf_release(&b);
+		json_decref(j);
+	}
+	/* Ill-formed UTF-8: both refuse, and the buffer is left as it
+	 * was. */
+	fixture_init(&f);
+	f.d.reference = "bad \xc0\xaf";
+	{
+		struct tg_buf b;
+
+		buf_init(&b, 1u << 20);
+		assert_int_equal(buf_adds(&b, "keep"), 0);
+		assert_null(api_decision_to_json(&f.d, id));
+		assert_int_equal(api_decision_jcs(&f.d, id, &b), TG_EINVAL);
+		assert_int_equal(api_decision_text(&f.d, id, NULL, &b),
+		    TG_EINVAL);
+		assert_string_equal(b.p, "keep");
+		buf_release(&b);
+	}
+}
+
 static void
 test_encode_golden(void **state)
 {
@@ -1372,6 +1458,7 @@ main(void)
 		T(test_from_json),
 		T(test_arena_full),
 		T(test_encode_golden),
+		T(test_decision_text_matches_tree),
 		T(test_encode_round_trip),
 		T(test_encode_edges),
 #undef T
