@@ -515,6 +515,71 @@ mkdir_p(const char *dir)
 	return 0;
 }
 
+/* sqlite3_wal_hook: replaces the automatic checkpoint (see
+ * AUDIT_BG_CHECKPOINT) and notes the WAL's size for the checkpointer. */
+static int
+wal_noted(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	struct tg_audit *a = arg;
+
+	(void)db;
+	(void)name;
+	atomic_store(&a->wal_pages, pages > 0 ? (size_t)pages : 0);
+	return SQLITE_OK;
+}
+
+size_t
+audit_wal_pages(struct tg_audit *a)
+{
+	return atomic_load(&a->wal_pages);
+}
+
+int
+audit_wal_checkpoint(struct tg_audit *a, bool force, struct tg_error *err)
+{
+	char path[4096];
+	int rc, log = 0, done = 0;
+
+	if (a->ckdb == NULL) {
+		if (path_join(path, sizeof(path), a->dir, DB_FILE) != 0)
+			return tg_error_set(err, TG_ETOOBIG, "data dir path "
+			    "too long");
+		rc = sqlite3_open_v2(path, &a->ckdb, SQLITE_OPEN_READWRITE |
+		    SQLITE_OPEN_FULLMUTEX, NULL);
+		if (rc != SQLITE_OK) {
+			rc = tg_error_set(err, TG_EIO, "cannot open '%s' to "
+			    "checkpoint it: %s", path, a->ckdb ?
+			    sqlite3_errmsg(a->ckdb) : sqlite3_errstr(rc));
+			sqlite3_close(a->ckdb);
+			a->ckdb = NULL;
+			return rc;
+		}
+		sqlite3_busy_handler(a->ckdb, busy_wait, NULL);
+		/* Its own commits (none) must not checkpoint either; and a
+		 * connection only knows the file is in WAL mode once it has
+		 * read it (before, a checkpoint does nothing). */
+		sqlite3_wal_autocheckpoint(a->ckdb, 0);
+		rc = sqlite3_exec(a->ckdb, "SELECT count(*) FROM sqlite_master",
+		    NULL, NULL, NULL);
+		if (rc != SQLITE_OK) {
+			rc = store_sqlite_error(err, a->ckdb, rc, "WAL "
+			    "checkpoint");
+			sqlite3_close(a->ckdb);
+			a->ckdb = NULL;
+			return rc;
+		}
+	}
+	rc = sqlite3_wal_checkpoint_v2(a->ckdb, NULL, force ?
+	    SQLITE_CHECKPOINT_RESTART : SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+	if (rc == SQLITE_BUSY && !force)
+		return 0;	/* a passive one may always come back later */
+	if (rc != SQLITE_OK)
+		return store_sqlite_error(err, a->ckdb, rc, "WAL checkpoint");
+	if (force || done >= log)
+		atomic_store(&a->wal_pages, 0);
+	return 0;
+}
+
 int
 audit_open(const char *data_dir, unsigned flags, struct tg_audit **out,
     struct tg_error *err)
@@ -560,6 +625,8 @@ audit_open(const char *data_dir, unsigned flags, struct tg_audit **out,
 		if (rc != 0)
 			goto fail;
 		chmod(path, 0600);
+		if (flags & AUDIT_BG_CHECKPOINT)
+			sqlite3_wal_hook(a->db, wal_noted, a);
 	}
 	rc = exec(a, "PRAGMA foreign_keys=ON", err);
 	if (rc == 0)
@@ -588,6 +655,7 @@ audit_close(struct tg_audit *a)
 	for (size_t i = 0; i < sizeof(a->st_ctl) / sizeof(a->st_ctl[0]); i++)
 		sqlite3_finalize(a->st_ctl[i]);
 	tcache_free(a->tcache);
+	sqlite3_close(a->ckdb);
 	sqlite3_close(a->db);
 	EVP_PKEY_free(a->key);
 	pthread_mutex_destroy(&a->mu);

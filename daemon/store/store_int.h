@@ -6,6 +6,7 @@
 #define TIERGATE_STORE_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include <openssl/evp.h>
@@ -38,6 +39,10 @@ struct tg_audit {
 	/* Tree nodes recently read or written (audit.c, "the tree"), or
 	 * NULL until the first write transaction; under mu. */
 	struct tree_cache *tcache;
+	/* AUDIT_BG_CHECKPOINT: the checkpointer's connection, and the WAL
+	 * size the last commit left. */
+	sqlite3 *ckdb;
+	_Atomic size_t wal_pages;
 };
 
 /* keys.c */
