@@ -68,8 +68,8 @@
 #include "../api/csv_row.h"
 #include "cli.h"
 
-#define SCREEN_GROUP_TXNS 256		/* transactions per commit group */
-#define SCREEN_GROUP_ROWS 4096		/* rows per commit group */
+#define SCREEN_GROUP_TXNS 2048	/* transactions per commit group */
+#define SCREEN_GROUP_ROWS 8192	/* rows per commit group */
 #define SCREEN_CHUNK ((size_t)64 << 10)	/* bytes read at a time */
 #define SCREEN_LINE_MAX ((size_t)1 << 20) /* one JSON Lines query */
 #define SCREEN_OUT_MAX ((size_t)64 << 20) /* one output line */
@@ -1465,7 +1465,8 @@ cli_screen(const struct cli_ctx *ctx, int argc, char **argv)
 	}
 	if (open_input(&s) != 0 || load_rules(&s) != 0)
 		goto out;
-	rc = audit_open(ctx->data_dir, AUDIT_CREATE, &s.audit, &err);
+	rc = audit_open(ctx->data_dir, AUDIT_CREATE | AUDIT_BG_CHECKPOINT,
+	    &s.audit, &err);
 	if (rc != 0) {
 		log_warnx("cannot open the audit log in '%s': %s",
 		    ctx->data_dir, err.msg[0] ? err.msg : tg_strerror(rc));

@@ -136,13 +136,6 @@ struct server {
 	bool reload_ok;
 
 	pthread_t writer;
-	/* The WAL checkpointer, started and stopped by the writer: commits
-	 * never stop to copy the WAL into the database (audit.h,
-	 * AUDIT_BG_CHECKPOINT). */
-	pthread_t ckpt;
-	pthread_mutex_t ck_mu;
-	pthread_cond_t ck_cv;
-	bool ck_stop;
 	pthread_mutex_t qmu;
 	pthread_cond_t qcv;
 	struct job *qhead, *qtail;
@@ -424,62 +417,11 @@ run_group(struct server *s, struct job *head)
 	}
 }
 
-/* SQLite's own threshold for its automatic checkpoint, and the size at
- * which a checkpoint waits for the writer rather than fall further
- * behind (64 MiB of 4 KiB pages). */
-#define WAL_CHECKPOINT_PAGES 1000
-#define WAL_FORCE_PAGES 16384
-
-static void *
-ckpt_main(void *arg)
-{
-	struct server *s = arg;
-	struct tg_error err;
-	size_t pages;
-
-	pthread_mutex_lock(&s->ck_mu);
-	while (!s->ck_stop) {
-		pages = audit_wal_pages(s->audit);
-		if (pages < WAL_CHECKPOINT_PAGES) {
-			pthread_cond_wait(&s->ck_cv, &s->ck_mu);
-			continue;
-		}
-		pthread_mutex_unlock(&s->ck_mu);
-		tg_error_clear(&err);
-		if (audit_wal_checkpoint(s->audit, pages >= WAL_FORCE_PAGES,
-		    &err) != 0) {
-			log_warnx("WAL checkpoint: %s", err.msg);
-			sleep(1);
-		}
-		pthread_mutex_lock(&s->ck_mu);
-	}
-	pthread_mutex_unlock(&s->ck_mu);
-	return NULL;
-}
-
-static void
-ckpt_poke(struct server *s)
-{
-	if (audit_wal_pages(s->audit) < WAL_CHECKPOINT_PAGES)
-		return;
-	pthread_mutex_lock(&s->ck_mu);
-	pthread_cond_signal(&s->ck_cv);
-	pthread_mutex_unlock(&s->ck_mu);
-}
-
 static void *
 writer_main(void *arg)
 {
 	struct server *s = arg;
-	bool ckpt;
 
-	pthread_mutex_init(&s->ck_mu, NULL);
-	pthread_cond_init(&s->ck_cv, NULL);
-	s->ck_stop = false;
-	ckpt = pthread_create(&s->ckpt, NULL, ckpt_main, s) == 0;
-	if (!ckpt)
-		log_warnx("cannot start the WAL checkpointer: %s",
-		    strerror(errno));
 	for (;;) {
 		struct job *head, *tail, *rest;
 		size_t n = 0;
@@ -507,18 +449,7 @@ writer_main(void *arg)
 		s->qlen -= n;
 		pthread_mutex_unlock(&s->qmu);
 		run_group(s, head);
-		if (ckpt)
-			ckpt_poke(s);
 	}
-	if (ckpt) {
-		pthread_mutex_lock(&s->ck_mu);
-		s->ck_stop = true;
-		pthread_cond_signal(&s->ck_cv);
-		pthread_mutex_unlock(&s->ck_mu);
-		pthread_join(s->ckpt, NULL);
-	}
-	pthread_cond_destroy(&s->ck_cv);
-	pthread_mutex_destroy(&s->ck_mu);
 	return NULL;
 }
 

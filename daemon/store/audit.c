@@ -515,8 +515,20 @@ mkdir_p(const char *dir)
 	return 0;
 }
 
-/* sqlite3_wal_hook: replaces the automatic checkpoint (see
- * AUDIT_BG_CHECKPOINT) and notes the WAL's size for the checkpointer. */
+/* ---- the WAL ------------------------------------------------------------- */
+
+/*
+ * With AUDIT_BG_CHECKPOINT, SQLite's automatic checkpoint (which copies
+ * the WAL into the database inside whichever COMMIT crosses 1000 pages,
+ * fsync included) is replaced by a thread with a connection of its own:
+ * a commit only notes the WAL's size and wakes it.  Its checkpoints are
+ * PASSIVE (they never wait for the writer); as those may never catch up
+ * under a steady stream of commits, past CK_FORCE_PAGES one RESTART waits
+ * for the writer and lets the WAL start over.
+ */
+#define CK_PAGES 1000		/* SQLite's own threshold */
+#define CK_FORCE_PAGES 16384	/* 64 MiB of 4 KiB pages */
+
 static int
 wal_noted(void *arg, sqlite3 *db, const char *name, int pages)
 {
@@ -525,17 +537,16 @@ wal_noted(void *arg, sqlite3 *db, const char *name, int pages)
 	(void)db;
 	(void)name;
 	atomic_store(&a->wal_pages, pages > 0 ? (size_t)pages : 0);
+	if (pages >= CK_PAGES) {
+		pthread_mutex_lock(&a->ck_mu);
+		pthread_cond_signal(&a->ck_cv);
+		pthread_mutex_unlock(&a->ck_mu);
+	}
 	return SQLITE_OK;
 }
 
-size_t
-audit_wal_pages(struct tg_audit *a)
-{
-	return atomic_load(&a->wal_pages);
-}
-
-int
-audit_wal_checkpoint(struct tg_audit *a, bool force, struct tg_error *err)
+static int
+wal_checkpoint(struct tg_audit *a, bool force, struct tg_error *err)
 {
 	char path[4096];
 	int rc, log = 0, done = 0;
@@ -546,24 +557,18 @@ audit_wal_checkpoint(struct tg_audit *a, bool force, struct tg_error *err)
 			    "too long");
 		rc = sqlite3_open_v2(path, &a->ckdb, SQLITE_OPEN_READWRITE |
 		    SQLITE_OPEN_FULLMUTEX, NULL);
+		if (rc == SQLITE_OK) {
+			sqlite3_busy_handler(a->ckdb, busy_wait, NULL);
+			/* A connection only knows the file is in WAL mode
+			 * once it has read it; before, a checkpoint does
+			 * nothing. */
+			rc = sqlite3_exec(a->ckdb, "SELECT count(*) FROM "
+			    "sqlite_master", NULL, NULL, NULL);
+		}
 		if (rc != SQLITE_OK) {
 			rc = tg_error_set(err, TG_EIO, "cannot open '%s' to "
 			    "checkpoint it: %s", path, a->ckdb ?
 			    sqlite3_errmsg(a->ckdb) : sqlite3_errstr(rc));
-			sqlite3_close(a->ckdb);
-			a->ckdb = NULL;
-			return rc;
-		}
-		sqlite3_busy_handler(a->ckdb, busy_wait, NULL);
-		/* Its own commits (none) must not checkpoint either; and a
-		 * connection only knows the file is in WAL mode once it has
-		 * read it (before, a checkpoint does nothing). */
-		sqlite3_wal_autocheckpoint(a->ckdb, 0);
-		rc = sqlite3_exec(a->ckdb, "SELECT count(*) FROM sqlite_master",
-		    NULL, NULL, NULL);
-		if (rc != SQLITE_OK) {
-			rc = store_sqlite_error(err, a->ckdb, rc, "WAL "
-			    "checkpoint");
 			sqlite3_close(a->ckdb);
 			a->ckdb = NULL;
 			return rc;
@@ -578,6 +583,68 @@ audit_wal_checkpoint(struct tg_audit *a, bool force, struct tg_error *err)
 	if (force || done >= log)
 		atomic_store(&a->wal_pages, 0);
 	return 0;
+}
+
+static void *
+ck_main(void *arg)
+{
+	struct tg_audit *a = arg;
+	struct tg_error err;
+	size_t pages;
+
+	pthread_mutex_lock(&a->ck_mu);
+	while (!a->ck_stop) {
+		pages = atomic_load(&a->wal_pages);
+		if (pages < CK_PAGES) {
+			pthread_cond_wait(&a->ck_cv, &a->ck_mu);
+			continue;
+		}
+		pthread_mutex_unlock(&a->ck_mu);
+		tg_error_clear(&err);
+		if (wal_checkpoint(a, pages >= CK_FORCE_PAGES, &err) != 0) {
+			/* The next commit's fsync will meet the same fault;
+			 * this thread only keeps the WAL short. */
+			log_warnx("WAL checkpoint: %s", err.msg);
+			sleep(1);
+		}
+		pthread_mutex_lock(&a->ck_mu);
+	}
+	pthread_mutex_unlock(&a->ck_mu);
+	return NULL;
+}
+
+static int
+ck_start(struct tg_audit *a, struct tg_error *err)
+{
+	pthread_mutex_init(&a->ck_mu, NULL);
+	pthread_cond_init(&a->ck_cv, NULL);
+	if (pthread_create(&a->ck_thread, NULL, ck_main, a) != 0) {
+		pthread_cond_destroy(&a->ck_cv);
+		pthread_mutex_destroy(&a->ck_mu);
+		return tg_error_set(err, TG_EIO, "cannot start the WAL "
+		    "checkpointer: %s", strerror(errno));
+	}
+	a->ck_running = true;
+	sqlite3_wal_hook(a->db, wal_noted, a);
+	return 0;
+}
+
+static void
+ck_stop(struct tg_audit *a)
+{
+	if (!a->ck_running)
+		return;
+	sqlite3_wal_autocheckpoint(a->db, 1000);	/* SQLite's own again */
+	pthread_mutex_lock(&a->ck_mu);
+	a->ck_stop = true;
+	pthread_cond_signal(&a->ck_cv);
+	pthread_mutex_unlock(&a->ck_mu);
+	pthread_join(a->ck_thread, NULL);
+	pthread_cond_destroy(&a->ck_cv);
+	pthread_mutex_destroy(&a->ck_mu);
+	sqlite3_close(a->ckdb);
+	a->ckdb = NULL;
+	a->ck_running = false;
 }
 
 int
@@ -626,7 +693,9 @@ audit_open(const char *data_dir, unsigned flags, struct tg_audit **out,
 			goto fail;
 		chmod(path, 0600);
 		if (flags & AUDIT_BG_CHECKPOINT)
-			sqlite3_wal_hook(a->db, wal_noted, a);
+			rc = ck_start(a, err);
+		if (rc != 0)
+			goto fail;
 	}
 	rc = exec(a, "PRAGMA foreign_keys=ON", err);
 	if (rc == 0)
@@ -647,6 +716,7 @@ audit_close(struct tg_audit *a)
 {
 	if (a == NULL)
 		return;
+	ck_stop(a);
 	sqlite3_finalize(a->st_tget);
 	sqlite3_finalize(a->st_ins);
 	sqlite3_finalize(a->st_tins);
@@ -655,7 +725,6 @@ audit_close(struct tg_audit *a)
 	for (size_t i = 0; i < sizeof(a->st_ctl) / sizeof(a->st_ctl[0]); i++)
 		sqlite3_finalize(a->st_ctl[i]);
 	tcache_free(a->tcache);
-	sqlite3_close(a->ckdb);
 	sqlite3_close(a->db);
 	EVP_PKEY_free(a->key);
 	pthread_mutex_destroy(&a->mu);

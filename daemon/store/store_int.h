@@ -39,8 +39,12 @@ struct tg_audit {
 	/* Tree nodes recently read or written (audit.c, "the tree"), or
 	 * NULL until the first write transaction; under mu. */
 	struct tree_cache *tcache;
-	/* AUDIT_BG_CHECKPOINT: the checkpointer's connection, and the WAL
-	 * size the last commit left. */
+	/* AUDIT_BG_CHECKPOINT: the checkpointer thread, its connection,
+	 * and the WAL size the last commit left (audit.c, "the WAL"). */
+	bool ck_running, ck_stop;
+	pthread_t ck_thread;
+	pthread_mutex_t ck_mu;
+	pthread_cond_t ck_cv;
 	sqlite3 *ckdb;
 	_Atomic size_t wal_pages;
 };

@@ -37,8 +37,9 @@ struct audit_entry;
 
 #define AUDIT_CREATE 0x1	/* create the data dir, db and key if absent */
 #define AUDIT_READONLY 0x2	/* open for verification and reports */
-/* The caller checkpoints the WAL itself, from another thread, with
- * audit_wal_checkpoint(); commits never stop to copy it (the daemon). */
+/* A thread of the log's own copies the WAL into the database, so that
+ * commits never stop to do it (the daemon, screen); audit_close() stops
+ * it. */
 #define AUDIT_BG_CHECKPOINT 0x4
 
 #define AUDIT_KIND_MAX 24
@@ -54,18 +55,6 @@ struct audit_entry;
 int audit_open(const char *data_dir, unsigned flags, struct tg_audit **out,
     struct tg_error *err);
 void audit_close(struct tg_audit *a);	/* NULL is a no-op */
-
-/*
- * With AUDIT_BG_CHECKPOINT: the WAL's size in pages after the last
- * commit, and a checkpoint through a connection of its own (opened on
- * first use; call from one thread at a time, never under a write
- * transaction of the same thread).  PASSIVE copies what it can without
- * waiting for the writer; force (RESTART) waits for it and lets the WAL
- * start over, for when passive ones never catch up.  0 or TG_EIO.
- */
-size_t audit_wal_pages(struct tg_audit *a);
-int audit_wal_checkpoint(struct tg_audit *a, bool force,
-    struct tg_error *err);
 
 /* The current key id: SHA-256 of the raw Ed25519 public key, hex. */
 const char *audit_key_id(const struct tg_audit *a);
