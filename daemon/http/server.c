@@ -1785,7 +1785,7 @@ http_serve(const struct serve_opts *o)
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)s->cfg->connections_max,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 	    (unsigned int)s->cfg->connections_per_ip,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
 	    MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s,
 	    cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert,
 	    MHD_OPTION_HTTPS_MEM_KEY, key,
