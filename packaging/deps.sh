@@ -6,10 +6,11 @@
 set -eu
 
 # chromium is for the tests only: tests/report/browser.sh renders the HTML
-# report headless.  tiergate itself never runs it.
+# report headless; wrk only drives the daemon in `make bench`.  tiergate
+# itself never runs either.
 PKGS="build-essential pkg-config libyaml-dev libssl-dev libmicrohttpd-dev
 libsqlite3-dev libjansson-dev libcsv-dev libcmocka-dev clang
-libclang-rt-14-dev curl sqlite3 openssl procps chromium"
+libclang-rt-14-dev curl sqlite3 openssl procps chromium wrk"
 
 missing=""
 for p in $PKGS; do
