@@ -7,7 +7,8 @@
 #   3. BUILDDIR/tests/replay_*    fuzz corpus replay; replay_fuzz_NAME
 #                                 reads tests/fuzz/corpus/NAME/
 #   4. tests/cli/*.sh,            black-box tests of BUILDDIR/tiergate
-#      tests/audit/*.sh
+#      tests/audit/*.sh, ...      (the list in the loop below; the
+#      tests/crash/*.sh           kill -9 loops of tests/crash/ last)
 #
 # Each program's output is shown, and its counts are read from it: cmocka's
 # "[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s)" lines, or else a
@@ -100,7 +101,8 @@ done
 # tests/install/: only layout.sh; deb.sh needs root and dist.sh compiles
 # the program again (run them by hand, see their headers).
 for t in tests/cli/*.sh tests/audit/*.sh tests/screen/*.sh tests/ledger/*.sh \
-    tests/install/layout.sh tests/api/*.sh tests/report/*.sh; do
+    tests/install/layout.sh tests/api/*.sh tests/report/*.sh \
+    tests/crash/*.sh; do
 	[ -f "$t" ] || continue
 	run "$t" sh "$t" "$B/tiergate"
 done

@@ -260,7 +260,7 @@ path_join(char *out, size_t size, const char *dir, const char *name)
 static int
 init_log(struct tg_audit *a, struct tg_error *err)
 {
-	char path[4096], now[AUDIT_TIME_LEN + 1], logid[17];
+	char path[4096], pubpath[4096], now[AUDIT_TIME_LEN + 1], logid[17];
 	sqlite3_stmt *st = NULL;
 	EVP_PKEY *k = NULL;
 	int rc;
@@ -284,7 +284,18 @@ init_log(struct tg_audit *a, struct tg_error *err)
 		}
 	}
 	if (access(path, F_OK) == 0) {
+		/* A first use that was killed after writing signing.key but
+		 * before this commit: keep that key, and write signing.pub
+		 * too when the kill came before it (key_write_pair writes
+		 * the key first), or the data dir never gets one. */
 		rc = key_load_private(path, &k, err);
+		if (rc == 0 && path_join(pubpath, sizeof(pubpath), a->dir,
+		    PUB_FILE) != 0)
+			rc = tg_error_set(err, TG_ETOOBIG, "data dir path too "
+			    "long");
+		if (rc == 0 && access(pubpath, F_OK) != 0)
+			rc = key_write_pair(a->dir, KEY_FILE, PUB_FILE, k,
+			    err);
 	} else {
 		rc = key_generate(&k, err);
 		if (rc == 0)
@@ -358,8 +369,16 @@ install_rotated_key(const char *dir, const uint8_t newpub[32],
 		return tg_error_set(err, TG_ETOOBIG, "data dir path too long");
 	snprintf(knew, sizeof(knew), "%s.new", key);
 	snprintf(pnew, sizeof(pnew), "%s.new", pub);
-	if (access(knew, F_OK) != 0)
+	if (access(knew, F_OK) != 0) {
+		/* Killed between the two renames at the end: the new key is
+		 * in place, its public key not yet. */
+		if (access(pnew, F_OK) == 0 &&
+		    audit_read_pubkey(pnew, p, &e) == 0 &&
+		    memcmp(p, newpub, 32) == 0 && rename(pnew, pub) != 0)
+			return tg_error_set(err, TG_EIO, "cannot install the "
+			    "new public key: %s", strerror(errno));
 		return 0;		/* nothing pending */
+	}
 	if (key_load_private(knew, &k, &e) != 0 ||
 	    key_raw_public(k, p, &e) != 0 || memcmp(p, newpub, 32) != 0) {
 		EVP_PKEY_free(k);

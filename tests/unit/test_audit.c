@@ -5,6 +5,8 @@
  *  - audit_open creates the data dir 0700, signing.key 0600 and
  *    signing.pub, and refuses a signing key group or others may read,
  *    saying so with the mode;
+ *  - a first use or a key rotation killed between writing the key files
+ *    is finished at the next open: signing.pub is the key that signs;
  *  - audit_append of a group gives consecutive seqs under one signed
  *    checkpoint, and receipts that audit_receipt_verify accepts for the
  *    SHA-256 of the very payload bytes appended (and no other);
@@ -298,6 +300,118 @@ test_open_refuses_readable_key(void **state)
 	/* Mode 0600 again: accepted. */
 	assert_int_equal(chmod(in_dir(f, "signing.key"), 0600), 0);
 	a = open_log(f, AUDIT_CREATE);
+	audit_close(a);
+}
+
+/* SQL on the data dir's database, with a connection of our own. */
+static void
+db_exec(struct fixture *f, const char *sql)
+{
+	sqlite3 *db = NULL;
+
+	assert_int_equal(sqlite3_open_v2(in_dir(f, "tiergate.db"), &db,
+	    SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+/* The key id of signing.pub. */
+static void
+pub_id(struct fixture *f, char id[65])
+{
+	uint8_t pub[32];
+
+	read_pub(f, pub);
+	sha256_hex((const char *)pub, sizeof(pub), id);
+}
+
+/*
+ * A first use killed after it wrote signing.key but before it wrote
+ * signing.pub and committed the key (what tests/crash/kill_loop.sh
+ * found): the next open keeps that key and writes signing.pub as well.
+ */
+static void
+test_open_after_killed_first_use(void **state)
+{
+	struct fixture *f = *state;
+	struct tg_audit *a;
+	struct group g;
+	uint8_t pub[32];
+	char id[65], got[65];
+	FILE *fp;
+
+	a = open_log(f, AUDIT_CREATE);
+	snprintf(id, sizeof(id), "%s", audit_key_id(a));
+	audit_close(a);
+	/* What the kill leaves: the schema without a key, signing.key,
+	 * and part of signing.pub.tmp. */
+	db_exec(f, "DELETE FROM keys; DELETE FROM meta");
+	assert_int_equal(unlink(in_dir(f, "signing.pub")), 0);
+	fp = fopen(in_dir(f, "signing.pub.tmp"), "w");
+	assert_non_null(fp);
+	fputs("-----BEGIN PUB", fp);
+	fclose(fp);
+
+	a = open_log(f, AUDIT_CREATE);
+	assert_string_equal(audit_key_id(a), id);
+	pub_id(f, got);
+	assert_string_equal(got, id);
+	assert_int_equal(access(in_dir(f, "signing.pub.tmp"), F_OK), -1);
+	group_make(&g, "k", 1, 2);
+	append_ok(a, &g);
+	group_release(&g);
+	read_pub(f, pub);
+	verify_ok(a, pub, NULL, 2);
+	audit_close(a);
+}
+
+/*
+ * A key rotation killed between its two renames (signing.key.new to
+ * signing.key, signing.pub.new to signing.pub): the next open installs
+ * the public key too, so that signing.pub is the key that signs.
+ */
+static void
+test_open_after_killed_rotation(void **state)
+{
+	struct fixture *f = *state;
+	struct tg_audit *a;
+	struct tg_error err;
+	struct group g;
+	uint8_t pub[32];
+	char old[65], newid[65], got[65];
+	char cur[PATH_MAX], pnew[PATH_MAX], retired[PATH_MAX];
+
+	a = open_log(f, AUDIT_CREATE);
+	snprintf(old, sizeof(old), "%s", audit_key_id(a));
+	group_make(&g, "r", 1, 2);
+	append_ok(a, &g);
+	group_release(&g);
+	audit_close(a);
+	tg_error_clear(&err);
+	assert_int_equal(audit_keygen(f->dir, newid, &err), 0);
+	assert_string_not_equal(newid, old);
+
+	/* What the kill leaves: signing.key is the new key, signing.pub
+	 * still the old one, signing.pub.new the new one. */
+	snprintf(cur, sizeof(cur), "%s/signing.pub", f->dir);
+	snprintf(pnew, sizeof(pnew), "%s/signing.pub.new", f->dir);
+	snprintf(retired, sizeof(retired), "%s/signing-%.16s.pub", f->dir,
+	    old);
+	assert_int_equal(rename(cur, pnew), 0);
+	assert_int_equal(link(retired, cur), 0);
+	pub_id(f, got);
+	assert_string_equal(got, old);
+
+	a = open_log(f, AUDIT_CREATE);
+	assert_string_equal(audit_key_id(a), newid);
+	pub_id(f, got);
+	assert_string_equal(got, newid);
+	assert_int_equal(access(pnew, F_OK), -1);
+	group_make(&g, "r", 3, 2);
+	append_ok(a, &g);
+	group_release(&g);
+	read_pub(f, pub);
+	verify_ok(a, pub, NULL, 5);
 	audit_close(a);
 }
 
@@ -619,6 +733,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_open_creates),
 		T(test_open_refuses_readable_key),
+		T(test_open_after_killed_first_use),
+		T(test_open_after_killed_rotation),
 		T(test_append_group),
 		T(test_append_duplicate_id),
 		T(test_consistency),
