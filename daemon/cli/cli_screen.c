@@ -28,9 +28,12 @@
  *    written per group (see csv_row.h for the one exception, 12 bytes per
  *    distinct reference; a dry run also remembers one figure per quota
  *    and party it touched);
- *  - the run ends with one audit entry of kind "batch": the file's name,
- *    the SHA-256 of the bytes read, the row count, the options, and the
- *    range of decision entries.
+ *  - the run starts with an audit entry of kind "batch_started" (the
+ *    file's name and the options) and ends with one of kind "batch": the
+ *    file's name, the SHA-256 of the bytes read, the row count, the
+ *    options, the range of decision entries and the batch_started entry's
+ *    seq.  A run killed half way leaves its decisions after a
+ *    batch_started entry with no batch entry to close it.
  *
  * Exit status: 2 if any row was bad or the run failed (after every row
  * was read, unless --strict, which stops at the first bad row); else 1 if
@@ -139,6 +142,7 @@ struct screen {
 	uint64_t rows, bad, empty;
 	uint64_t first_bad;
 	uint64_t first_seq, last_seq;
+	uint64_t started_seq;		/* the batch_started entry */
 	bool failed;			/* the run could not go on */
 	bool stopped;			/* --strict stopped it */
 	bool interrupted;
@@ -1164,43 +1168,28 @@ jsonl_finish(struct screen *s)
 
 /* ---- the batch entry ----------------------------------------------------- */
 
+/* Appends one entry of its own (a commit group of one); *seq its
+ * sequence number, when not NULL.  pay is consumed. */
 static int
-log_batch(struct screen *s, const char *sha, bool complete)
+log_entry(struct screen *s, const char *kind, json_t *pay_json,
+    uint64_t *seq)
 {
 	struct audit_receipt rec;
 	struct audit_tx *tx = NULL;
 	struct tg_error err;
 	struct audit_in in;
-	json_t *p;
-	char *pay = NULL;
+	char *pay;
 	int rc;
 
-	p = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:b, "
-	    "s:{s:b, s:b, s:s}}",
-	    "file", s->path, "sha256", sha,
-	    "bytes", (json_int_t)s->in_bytes,
-	    "rows", (json_int_t)s->rows,
-	    "bad_rows", (json_int_t)s->bad,
-	    "decisions", (json_int_t)s->sum.txns,
-	    "complete", complete,
-	    "options", "dry_run", s->dry_run, "strict", s->strict,
-	    "format", s->fmt == FMT_CSV ? "csv" : "jsonl");
-	if (p != NULL && s->sum.txns > 0 &&
-	    (json_object_set_new(p, "first_seq",
-	    json_integer((json_int_t)s->first_seq)) != 0 ||
-	    json_object_set_new(p, "last_seq",
-	    json_integer((json_int_t)s->last_seq)) != 0)) {
-		json_decref(p);
-		p = NULL;
-	}
-	pay = p != NULL ? jcs_dumps(p) : NULL;
-	json_decref(p);
+	pay = pay_json != NULL ? jcs_dumps(pay_json) : NULL;
+	json_decref(pay_json);
 	if (pay == NULL) {
-		log_warnx("cannot encode the batch entry");
+		log_warnx("cannot encode the %s entry", kind);
 		return -ENOMEM;
 	}
+	tg_error_clear(&err);
 	memset(&in, 0, sizeof(in));
-	in.kind = "batch";
+	in.kind = kind;
 	in.request = "null";
 	in.request_len = 4;
 	in.payload = pay;
@@ -1214,15 +1203,63 @@ log_batch(struct screen *s, const char *sha, bool complete)
 	else {
 		rc = audit_tx_commit(tx, &rec, 1, &err);
 		if (rc == 0) {
-			fprintf(stderr, "  batch entry: %llu\n",
-			    (unsigned long long)rec.seq);
+			if (seq != NULL)
+				*seq = rec.seq;
 			audit_receipt_release(&rec);
 		}
 	}
 	free(pay);
 	if (rc != 0)
-		log_warnx("cannot log the batch entry in '%s': %s",
+		log_warnx("cannot log the %s entry in '%s': %s", kind,
 		    s->ctx->data_dir, err.msg[0] ? err.msg : tg_strerror(rc));
+	return rc;
+}
+
+static json_t *
+batch_options(const struct screen *s)
+{
+	return json_pack("{s:b, s:b, s:s}", "dry_run", s->dry_run, "strict",
+	    s->strict, "format", s->fmt == FMT_CSV ? "csv" : "jsonl");
+}
+
+/* Before the first decision: which file, with which options, so that a
+ * run killed before its end still says what its decisions were part
+ * of. */
+static int
+log_batch_started(struct screen *s)
+{
+	return log_entry(s, "batch_started", json_pack("{s:s, s:o}", "file",
+	    s->path, "options", batch_options(s)), &s->started_seq);
+}
+
+static int
+log_batch(struct screen *s, const char *sha, bool complete)
+{
+	uint64_t seq = 0;
+	json_t *p;
+	int rc;
+
+	p = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:b, s:o, s:I}",
+	    "file", s->path, "sha256", sha,
+	    "bytes", (json_int_t)s->in_bytes,
+	    "rows", (json_int_t)s->rows,
+	    "bad_rows", (json_int_t)s->bad,
+	    "decisions", (json_int_t)s->sum.txns,
+	    "complete", complete,
+	    "options", batch_options(s),
+	    "started_seq", (json_int_t)s->started_seq);
+	if (p != NULL && s->sum.txns > 0 &&
+	    (json_object_set_new(p, "first_seq",
+	    json_integer((json_int_t)s->first_seq)) != 0 ||
+	    json_object_set_new(p, "last_seq",
+	    json_integer((json_int_t)s->last_seq)) != 0)) {
+		json_decref(p);
+		p = NULL;
+	}
+	rc = log_entry(s, "batch", p, &seq);
+	if (rc == 0)
+		fprintf(stderr, "  batch entry: %llu\n",
+		    (unsigned long long)seq);
 	return rc;
 }
 
@@ -1489,6 +1526,10 @@ cli_screen(const struct cli_ctx *ctx, int argc, char **argv)
 	s.tty = isatty(STDERR_FILENO) == 1;
 	catch_signals();
 
+	if (log_batch_started(&s) != 0) {
+		s.failed = true;
+		goto out;
+	}
 	rc = read_input(&s);
 	if (rc != 0 && rc != SCREEN_STOP)
 		s.failed = true;

@@ -779,7 +779,12 @@ SELECT 'rows_other', count(*) FROM ri JOIN mine m USING (id) WHERE
     IS NOT ri.outcome OR coalesce(json_extract(m.payload,
     '\$.items[' || ri.k || '].authorization'), '') != ri.authorization;
 SELECT 'committed', count(*) FROM mine;
+CREATE TEMP TABLE started AS SELECT * FROM entries
+    WHERE kind = 'batch_started' AND seq > $before;
 SELECT 'batch_entries', count(*) FROM batch;
+SELECT 'started', count(*) FROM started;
+SELECT 'started_first', count(*) FROM started WHERE
+    seq < coalesce((SELECT min(seq) FROM mine), seq + 1);
 SELECT 'batch_ok', count(*) FROM batch WHERE
     json_extract(payload, '\$.rows') = $rows_in AND
     json_extract(payload, '\$.decisions') = (SELECT count(*) FROM mine) AND
@@ -788,7 +793,8 @@ SELECT 'batch_ok', count(*) FROM batch WHERE
     json_extract(payload, '\$.bad_rows') =
         (SELECT count(*) FROM temp.out WHERE error != '') AND
     json_extract(payload, '\$.complete') = 1 AND
-    json_extract(payload, '\$.options.dry_run') = 0;
+    json_extract(payload, '\$.options.dry_run') = 0 AND
+    json_extract(payload, '\$.started_seq') = (SELECT seq FROM started);
 SELECT 'bad_logged', count(*) FROM mine WHERE
     json_extract(payload, '\$.reference') LIKE 'B-%';
 EOF
@@ -819,6 +825,15 @@ EOF
 		bad=1
 	fi
 	ledger_ok "$T/sfacts" "screen run $run" || bad=1
+	# Every run that decided anything said first what it was.
+	if [ "$committed" -gt 0 ] &&
+	    { [ "$(fact "$T/sfacts" started)" != 1 ] ||
+	    [ "$(fact "$T/sfacts" started_first)" != 1 ]; }; then
+		not_ok "screen run $run: $committed decisions committed after\
+ $(fact "$T/sfacts" started) batch_started entries\
+ ($(fact "$T/sfacts" started_first) before the first decision; want 1)"
+		bad=1
+	fi
 	if [ "$src" -eq 137 ]; then
 		if [ "$(fact "$T/sfacts" batch_entries)" = 0 ] &&
 		    [ "$committed" -gt 0 ]; then
@@ -903,7 +918,8 @@ echo "# phase 2: $runs screen runs of $rows_in rows, $landed killed, $completed\
  committed but not written before the kill; $torn_rows outputs ended in a\
  torn line"
 echo "# phase 2: $no_batch killed runs committed decisions and have no batch\
- entry (it is written at the end of a run)"
+ entry (it is written at the end of a run); each has its batch_started\
+ entry"
 echo "# the shared data dir was started $generations times; it ends with\
  $(last_seq "$T/shared") entries"
 checkx "phase 2: $landed SIGKILLs landed on screen (at least $MINKILLS)" \

@@ -214,8 +214,14 @@ if [ -n "$seq" ]; then
 	    grep -qF '\"dry_run\": true,' '$T/entry' &&
 	    grep -qF '\"format\": \"csv\"' '$T/entry' &&
 	    grep -qF '\"complete\": true' '$T/entry'"
+	# Entry 1 is batch_started, 2-4 the three decisions, 5 the batch.
 	check "batch entry: one decision entry per decided transaction" \
-	    test "$seq" -eq 4
+	    test "$seq" -eq 5
+	tg audit show 1 >"$T/started" 2>&1
+	check "batch entry: the run's batch_started entry is first" \
+	    sh -c "grep -qF '\"kind\": \"batch_started\"' '$T/started' &&
+	    grep -qF 'mixed.csv' '$T/started' &&
+	    grep -qF '\"started_seq\": 1' '$T/entry'"
 else
 	not_ok "batch entry: no 'batch entry: N' on stderr"
 fi
