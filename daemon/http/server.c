@@ -459,7 +459,11 @@ enqueue(struct server *s, struct job *j)
 	bool ok;
 
 	pthread_mutex_lock(&s->qmu);
-	ok = !s->stopping && s->qlen + j->n <= s->cfg->queue_max;
+	/* A job larger than queue_max alone (a batch, with queue_max set
+	 * below batch_max) is taken when nothing waits, not refused
+	 * forever. */
+	ok = !s->stopping && (s->qlen == 0 ||
+	    s->qlen + j->n <= s->cfg->queue_max);
 	if (ok && s->cfg->queue_wait_ms > 0) {
 		/* Refuse (503) rather than queue a request that would wait
 		 * longer than queue_wait_ms, at the writer's recent rate. */
