@@ -859,10 +859,16 @@ h_get_decision(struct MHD_Connection *c, struct req *r)
 	{
 		/* The log holds the canonical (sorted) form; answer in the
 		 * order the decision was first given. */
-		json_t *canon = json_loads(e.payload, JSON_DECODE_ANY, NULL);
+		bool nomem;
+		json_t *canon = api_json_loadb(e.payload, strlen(e.payload),
+		    JSON_DECODE_ANY, NULL, &nomem);
 
 		d = canon != NULL ? api_decision_ordered(canon) : NULL;
 		json_decref(canon);
+		if (nomem) {
+			audit_entry_release(&e);
+			return problem(c, r, 503, "out of memory", NULL, "1");
+		}
 	}
 	if (d != NULL && audit_receipt_for(r->s->audit, e.seq, &rc_,
 	    &err) == 0) {
@@ -1427,8 +1433,12 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
 		return problem(c, r, 413, "the body is larger than allowed",
 		    NULL, NULL);
 	if (r->route->body) {
-		r->parsed = json_loadb(r->body.p ? r->body.p : "",
-		    r->body.len, JSON_REJECT_DUPLICATES, &jerr);
+		bool nomem;
+
+		r->parsed = api_json_loadb(r->body.p ? r->body.p : "",
+		    r->body.len, JSON_REJECT_DUPLICATES, &jerr, &nomem);
+		if (r->parsed == NULL && nomem)
+			return problem(c, r, 503, "out of memory", NULL, "1");
 		if (r->parsed == NULL) {
 			char msg[256];
 
