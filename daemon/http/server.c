@@ -398,13 +398,15 @@ run_group(struct server *s, struct job *head)
 		}
 	}
 	free(rcpt);
+	if (rc != 0)
+		log_warnx("cannot log %zu decisions: %s", n, err.msg[0] ?
+		    err.msg : tg_strerror(rc));
 	if (rc == 0 && k > 0) {
 		atomic_fetch_add(&s->groups, 1);
 		atomic_fetch_add(&s->group_entries, k);
 		atomic_add_double(&s->group_seconds,
 		    (double)(now_ns() - t0) / 1e9);
 	}
-	(void)n;
 	for (struct job *j = head, *next; j != NULL; j = next) {
 		next = j->next;
 		pthread_mutex_lock(&s->qmu);
@@ -975,7 +977,10 @@ h_ready(struct MHD_Connection *c, struct req *r)
 	bool ok;
 
 	tg_error_clear(&err);
-	ok = p != NULL && audit_size(r->s->audit, &n, &err) == 0;
+	/* Not ready either once the log takes no more writes (an I/O
+	 * error): decisions would all be 503 until a restart. */
+	ok = p != NULL && audit_size(r->s->audit, &n, &err) == 0 &&
+	    audit_writable(r->s->audit, NULL, 0);
 	pack_unref(p);
 	if (!ok)
 		return send_text(c, r, 503, "text/plain", "not ready\n", 10,
