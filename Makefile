@@ -98,6 +98,9 @@ BENCH_AUDIT_BIN := $(B)/tests/bench_audit
 # too (-Wl,--wrap); under ASan, which owns malloc, the malloc family is
 # wrapped instead of interposed.
 OOM_BIN := $(B)/tests/test_oom
+# and the LD_PRELOAD shim that makes the audit writer's I/O and OpenSSL
+# calls fail on cue for tests/faults/faults.sh (never sanitized itself).
+SHIM := $(B)/tests/faultshim.so
 OOM_WRAP := arena_alloc arena_zalloc arena_strdup arena_strndup arena_printf
 ifneq ($(findstring address,$(SANITIZE)),)
 OOM_WRAP += malloc calloc realloc reallocarray free strdup strndup
@@ -131,6 +134,11 @@ $(OOM_BIN): $(B)/tests/faults/test_oom.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) $(OOM_WRAP:%=-Wl,--wrap=%) -o $@ $^ $(PKG_LIBS)
 
+$(SHIM): tests/faults/faultshim.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS_BASE) -fPIC -shared -o $@ $< \
+	    $(shell $(PKG_CONFIG) --libs libcrypto 2>/dev/null) -ldl
+
 $(CASES_BIN): $(B)/tests/cases/run_cases.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
@@ -154,7 +162,7 @@ run: $(BIN)
 # ---- tests -----------------------------------------------------------
 # test-one runs every suite once, in the current build flavour; `make test`
 # runs it twice: -Werror release build, then ASan+UBSan.
-test-one: $(BIN) $(UNIT_BIN) $(CASES_BIN) $(REPLAY_BIN) $(OOM_BIN)
+test-one: $(BIN) $(UNIT_BIN) $(CASES_BIN) $(REPLAY_BIN) $(OOM_BIN) $(SHIM)
 	@sh tests/run_all.sh "$(B)"
 
 test:

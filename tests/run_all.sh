@@ -2,12 +2,14 @@
 # run_all.sh BUILDDIR: run every test program of a build, in order, and
 # add up their results.
 #
-#   1. BUILDDIR/tests/test_*      cmocka unit tests
+#   1. BUILDDIR/tests/test_*      cmocka unit tests, and test_oom
+#                                 (tests/faults/: allocation failures)
 #   2. BUILDDIR/tests/run_cases   rule cases (tests/cases/)
 #   3. BUILDDIR/tests/replay_*    fuzz corpus replay; replay_fuzz_NAME
 #                                 reads tests/fuzz/corpus/NAME/
 #   4. tests/cli/*.sh,            black-box tests of BUILDDIR/tiergate
-#      tests/audit/*.sh
+#      tests/audit/*.sh, ...      (tests/faults/*.sh preloads
+#                                 BUILDDIR/tests/faultshim.so)
 #
 # Each program's output is shown, and its counts are read from it: cmocka's
 # "[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s)" lines, or else a
@@ -100,7 +102,8 @@ done
 # tests/install/: only layout.sh; deb.sh needs root and dist.sh compiles
 # the program again (run them by hand, see their headers).
 for t in tests/cli/*.sh tests/audit/*.sh tests/screen/*.sh tests/ledger/*.sh \
-    tests/install/layout.sh tests/api/*.sh tests/report/*.sh; do
+    tests/install/layout.sh tests/api/*.sh tests/report/*.sh \
+    tests/faults/*.sh; do
 	[ -f "$t" ] || continue
 	run "$t" sh "$t" "$B/tiergate"
 done
