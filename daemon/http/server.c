@@ -381,7 +381,10 @@ run_group(struct server *s, struct job *head)
 	}
 	k = 0;
 	for (struct job *j = head; j != NULL; j = j->next) {
-		for (size_t i = 0; i < j->n; i++) {
+		/* No receipts at all when the group never began (a busy or
+		 * broken log): rcpt is NULL, and the statuses were never
+		 * set. */
+		for (size_t i = 0; rcpt != NULL && i < j->n; i++) {
 			if (j->status[i] != 0)
 				continue;
 			if (rc == 0)
