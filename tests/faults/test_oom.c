@@ -25,17 +25,22 @@
  *     in turn too;
  *   - an AddressSanitizer build cannot interpose malloc (ASan owns it):
  *     there the Makefile links with -Wl,--wrap for the malloc family, so
- *     tiergate's own calls fail, and jansson's through
- *     json_set_alloc_funcs; libyaml's and libcrypto's internal
- *     allocations do not (the test says so).  ASan and LSan check every
- *     error path for memory errors and leaks on top of the block count;
+ *     tiergate's own calls fail, and jansson's through tiergate's
+ *     allocator hook for it (api_json_loadb); libyaml's and libcrypto's
+ *     internal allocations do not (the test says so).  ASan and LSan
+ *     check every error path for memory errors and leaks on top of the
+ *     block count;
  *   - in both builds the arena functions are wrapped (-Wl,--wrap), so every
  *     arena call site fails in turn, not only those that need a new block.
  *
+ * Every allocation made by tiergate or jansson fails in turn; inside
+ * libyaml and libcrypto each call path is failed a few times and then a
+ * sample (selected() says how; OOM_FULL=1 fails every one).
+ *
  * Output: per operation and input, "ok"/"not ok" with the number of
- * failure points and distinct call sites (return addresses, by library),
- * then "N passed, N failed".  Run from the repository root
- * (tests/run_all.sh does).
+ * failure points and distinct call paths (by library), then "N passed, N
+ * failed".  Run from the repository root (tests/run_all.sh does).  See
+ * tests/faults/README.md.
  */
 #define _GNU_SOURCE 1
 
@@ -84,7 +89,7 @@
 #define PREFIX_STRIDE 16	/* then every PREFIX_STRIDE-th */
 #define SHOW_BAD 4		/* failures printed per operation */
 
-/* ---- the allocator -------------------------------------------------------- */
+/* ---- the allocator ------------------------------------------------------ */
 
 struct site;
 
@@ -534,7 +539,7 @@ catch_crashes(void)
 #endif
 }
 
-/* ---- call sites ------------------------------------------------------------ */
+/* ---- call sites ---------------------------------------------------------- */
 
 /*
  * A call site is the return address of the allocation call and those of
@@ -692,7 +697,7 @@ selected(unsigned long k, unsigned long total, bool full,
 	return st->seen++ < LIB_FIRST || k % LIB_STRIDE == 0;
 }
 
-/* ---- the driver -------------------------------------------------------------- */
+/* ---- the driver ---------------------------------------------------------- */
 
 static unsigned passed, failed;
 static unsigned long tot_points, tot_allocs;
@@ -910,7 +915,7 @@ torture(const char *name, op_fn op, void *arg, unsigned long prefix)
 	cur_op = "setup";
 }
 
-/* ---- operations ------------------------------------------------------------ */
+/* ---- operations ---------------------------------------------------------- */
 
 static struct tg_pack *base_pack;
 static tg_date today;
@@ -1148,7 +1153,7 @@ op_encode(void *arg, char **text)
 	return rc;
 }
 
-/* ---- inputs ------------------------------------------------------------------ */
+/* ---- inputs -------------------------------------------------------------- */
 
 static char *
 slurp(const char *path, size_t *len)
