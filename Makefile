@@ -93,6 +93,18 @@ FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 REPLAY_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/tests/replay_%)
 BENCH_BIN := $(B)/tests/bench_eval
 BENCH_AUDIT_BIN := $(B)/tests/bench_audit
+# Fault injection (tests/faults/README.md): failing every allocation of the
+# engine, the loader and the decoder in turn.  Every arena call site fails
+# too (-Wl,--wrap); under ASan, which owns malloc, the malloc family is
+# wrapped instead of interposed.
+OOM_BIN := $(B)/tests/test_oom
+# and the LD_PRELOAD shim that makes the audit writer's I/O and OpenSSL
+# calls fail on cue for tests/faults/faults.sh (never sanitized itself).
+SHIM := $(B)/tests/faultshim.so
+OOM_WRAP := arena_alloc arena_zalloc arena_strdup arena_strndup arena_printf
+ifneq ($(findstring address,$(SANITIZE)),)
+OOM_WRAP += malloc calloc realloc reallocarray free strdup strndup
+endif
 
 .SECONDARY:
 .PHONY: all run test test-one bench fuzz lint check-deps install clean deps \
@@ -118,6 +130,15 @@ $(B)/tests/test_%: $(B)/tests/unit/test_%.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS) $(CMOCKA_LIBS)
 
+$(OOM_BIN): $(B)/tests/faults/test_oom.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS_ALL) $(OOM_WRAP:%=-Wl,--wrap=%) -o $@ $^ $(PKG_LIBS)
+
+$(SHIM): tests/faults/faultshim.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS_BASE) -fPIC -shared -o $@ $< \
+	    $(shell $(PKG_CONFIG) --libs libcrypto 2>/dev/null) -ldl
+
 $(CASES_BIN): $(B)/tests/cases/run_cases.o $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
@@ -141,7 +162,7 @@ run: $(BIN)
 # ---- tests -----------------------------------------------------------
 # test-one runs every suite once, in the current build flavour; `make test`
 # runs it twice: -Werror release build, then ASan+UBSan.
-test-one: $(BIN) $(UNIT_BIN) $(CASES_BIN) $(REPLAY_BIN)
+test-one: $(BIN) $(UNIT_BIN) $(CASES_BIN) $(REPLAY_BIN) $(OOM_BIN) $(SHIM)
 	@sh tests/run_all.sh "$(B)"
 
 test:

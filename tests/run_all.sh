@@ -2,13 +2,16 @@
 # run_all.sh BUILDDIR: run every test program of a build, in order, and
 # add up their results.
 #
-#   1. BUILDDIR/tests/test_*      cmocka unit tests
+#   1. BUILDDIR/tests/test_*      cmocka unit tests, and test_oom
+#                                 (tests/faults/: allocation failures)
 #   2. BUILDDIR/tests/run_cases   rule cases (tests/cases/)
 #   3. BUILDDIR/tests/replay_*    fuzz corpus replay; replay_fuzz_NAME
 #                                 reads tests/fuzz/corpus/NAME/
 #   4. tests/cli/*.sh,            black-box tests of BUILDDIR/tiergate
-#      tests/audit/*.sh, ...      (the list in the loop below; the
-#      tests/crash/*.sh           kill -9 loops of tests/crash/ last)
+#      tests/audit/*.sh, ...      (the list in the loop below;
+#      tests/crash/*.sh           tests/faults/*.sh preloads
+#                                 BUILDDIR/tests/faultshim.so; the
+#                                 kill -9 loops of tests/crash/ last)
 #
 # Each program's output is shown, and its counts are read from it: cmocka's
 # "[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s)" lines, or else a
@@ -102,7 +105,7 @@ done
 # the program again (run them by hand, see their headers).
 for t in tests/cli/*.sh tests/audit/*.sh tests/screen/*.sh tests/ledger/*.sh \
     tests/install/layout.sh tests/api/*.sh tests/report/*.sh \
-    tests/crash/*.sh; do
+    tests/faults/*.sh tests/crash/*.sh; do
 	[ -f "$t" ] || continue
 	run "$t" sh "$t" "$B/tiergate"
 done

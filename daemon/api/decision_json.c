@@ -22,6 +22,8 @@
  * that parses numbers as doubles (JavaScript); beyond that a real says
  * honestly that the value is approximate. */
 #define EXACT_INT_MAX 9007199254740992.0
+/* Far above anything serialized (a report is at most REPORT_OUT_MAX). */
+#define API_DUMPS_MAX ((size_t)1 << 30)
 
 /* A number, or null when it is NAN (or infinite, which jansson cannot
  * represent). */
@@ -289,9 +291,35 @@ api_decision_to_json(const struct tg_decision *d, const char *decision_id)
 	return o;
 }
 
+/* json_dumps' output, gathered by api_dumps. */
+struct dumps {
+	struct tg_buf b;
+	bool failed;
+};
+
+/*
+ * jansson 2.14 ignores the result of writing an object key (dump.c calls
+ * dump_string() for keys unchecked), so json_dumps can come back with a
+ * key left out when its buffer failed to grow once: invalid JSON, handed
+ * out as a success.  Once a write fails, every later one fails here, so
+ * the dump as a whole does.
+ */
+static int
+dumps_write(const char *p, size_t n, void *data)
+{
+	struct dumps *d = data;
+
+	if (d->failed || buf_add(&d->b, p, n) != 0) {
+		d->failed = true;
+		return -1;
+	}
+	return 0;
+}
+
 char *
 api_dumps(const json_t *j, bool indent)
 {
+	struct dumps d;
 	size_t flags;
 
 	/* JSON_PRESERVE_ORDER keeps our insertion order (the default since
@@ -299,7 +327,14 @@ api_dumps(const json_t *j, bool indent)
 	 * UTF-8 like the input; 17 digits make every double round-trip. */
 	flags = JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17);
 	flags |= indent ? JSON_INDENT(2) : JSON_COMPACT;
-	return json_dumps(j, flags);
+	buf_init(&d.b, API_DUMPS_MAX);
+	d.failed = false;
+	if (json_dump_callback(j, dumps_write, &d, flags) != 0 || d.failed ||
+	    buf_add(&d.b, "", 0) != 0) {
+		buf_release(&d.b);
+		return NULL;
+	}
+	return d.b.p;	/* NUL-terminated; the caller frees it */
 }
 
 /*

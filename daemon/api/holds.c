@@ -36,11 +36,14 @@ hold_row(void *ctx, int n, const char *const *c)
 	struct hctx *h = ctx;
 	json_t *d, *res = NULL, *o;
 	const char *status = "open";
+	bool nomem;
 
 	if (n < 8 || c[0] == NULL || c[3] == NULL)
 		return 0;
 	if (c[4] != NULL) {
-		res = json_loads(c[4], 0, NULL);
+		res = api_json_loadb(c[4], strlen(c[4]), 0, NULL, &nomem);
+		if (res == NULL && nomem)
+			return -ENOMEM;
 		if (res != NULL) {
 			const char *how = json_string_value(json_object_get(res,
 			    "resolution"));
@@ -58,7 +61,11 @@ hold_row(void *ctx, int n, const char *const *c)
 		json_decref(res);
 		return 0;
 	}
-	d = json_loads(c[3], 0, NULL);
+	d = api_json_loadb(c[3], strlen(c[3]), 0, NULL, &nomem);
+	if (d == NULL && nomem) {
+		json_decref(res);
+		return -ENOMEM;
+	}
 	o = json_pack("{s:s, s:I, s:s, s:O?, s:O?, s:O?, s:s, s:o?}",
 	    "decision_id", c[0], "seq", (json_int_t)strtoll(c[1], NULL, 10),
 	    "time", c[2], "reference", d ? json_object_get(d, "reference") :

@@ -358,10 +358,13 @@ scan_entry(void *ctx, const struct audit_entry *e)
 	struct vctx *c = ctx;
 	json_t *p, *qs, *q, *list;
 	char mk[1024];
+	bool nomem;
 	size_t i;
 
-	p = json_loads(e->payload, JSON_DECODE_INT_AS_REAL |
-	    JSON_DECODE_ANY, NULL);
+	p = api_json_loadb(e->payload, strlen(e->payload),
+	    JSON_DECODE_INT_AS_REAL | JSON_DECODE_ANY, NULL, &nomem);
+	if (p == NULL && nomem)
+		return -ENOMEM;
 	if (p == NULL)
 		return 0;	/* audit verify reports malformed entries */
 	if (strcmp(e->kind, "decision") == 0 && e->decision_id != NULL &&

@@ -28,11 +28,13 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tiergate/api.h"
@@ -330,9 +332,135 @@ fail(struct dec *d, const struct path *p, const char *fmt, ...)
 static unsigned api_depth_max = API_JSON_DEPTH_MAX;
 static size_t api_string_max = API_STRING_MAX;
 
+/*
+ * jansson 2.14 (Debian 12) cannot survive a failed allocation while it
+ * parses: its lexer ignores a failed strbuffer_append_byte, so a parse can
+ * succeed with a character missing ("quantity": 50 read as 5) or, when the
+ * closing quote was the one lost, copy a string past the end of its buffer
+ * (a heap overflow); and when the json_t of a string cannot be allocated,
+ * the lexer's buffer is freed twice.  It also reports some failures as
+ * syntax errors and others with no error code, so json_error_t cannot say
+ * whether the input or the memory is to blame.
+ *
+ * So jansson's allocator is ours (json_set_alloc_funcs; underneath it is
+ * malloc and free, so memory taken before the switch is freed alike), and
+ * api_json_loadb parses with a reserve: once malloc fails during the
+ * parse, jansson is served from the reserve instead of seeing NULL, the
+ * input ends at the next read (so it stops within the 1 KiB chunk it
+ * holds), and the parse is thrown away as -ENOMEM.  The reserve covers
+ * what it can still ask for: the failed request and one more doubling of
+ * its token buffer (each at most twice the input), the string copied out
+ * of it, and the values of one chunk (at most 76 bytes of allocations per
+ * byte of input, for "[{},{},...]").  Freeing reserve memory is a no-op;
+ * the reserve goes when the parse ends.
+ */
+#define JSON_RESERVE_BASE ((size_t)96 << 10)
+#define JSON_RESERVE_PER_BYTE 6
+
+static _Thread_local struct {
+	unsigned long nomem;	/* malloc failures of jansson's, ever */
+	char *res;		/* the reserve of the parse under way */
+	size_t res_size, res_used;
+} jg;
+static pthread_once_t json_alloc_once = PTHREAD_ONCE_INIT;
+
+static void *
+json_malloc_guarded(size_t size)
+{
+	void *p = malloc(size);
+	size_t need;
+
+	if (p != NULL)
+		return p;
+	jg.nomem++;
+	need = (size + 15) & ~(size_t)15;
+	if (jg.res == NULL || need < size ||
+	    need > jg.res_size - jg.res_used)
+		return NULL;
+	p = jg.res + jg.res_used;
+	jg.res_used += need;
+	return p;
+}
+
+static void
+json_free_guarded(void *p)
+{
+	if (jg.res != NULL && (char *)p >= jg.res &&
+	    (char *)p < jg.res + jg.res_size)
+		return;		/* in the reserve: released with it */
+	free(p);
+}
+
+static void
+json_alloc_init(void)
+{
+	json_set_alloc_funcs(json_malloc_guarded, json_free_guarded);
+}
+
+struct json_src {
+	const char *p;
+	size_t len, off;
+	unsigned long nomem;	/* jg.nomem when the parse began */
+};
+
+static size_t
+json_read(void *buf, size_t size, void *data)
+{
+	struct json_src *s = data;
+	size_t n;
+
+	/* After a failed allocation the parse is lost: end the input. */
+	if (jg.nomem != s->nomem)
+		return 0;
+	n = s->len - s->off < size ? s->len - s->off : size;
+	memcpy(buf, s->p + s->off, n);
+	s->off += n;
+	return n;
+}
+
+json_t *
+api_json_loadb(const char *buf, size_t len, size_t flags,
+    json_error_t *jerr, bool *nomem)
+{
+	struct json_src src;
+	json_error_t local;
+	json_t *j;
+
+	if (jerr == NULL)
+		jerr = &local;
+	(void)pthread_once(&json_alloc_once, json_alloc_init);
+	*nomem = true;
+	memset(jerr, 0, sizeof(*jerr));
+	(void)snprintf(jerr->text, sizeof(jerr->text), "out of memory");
+	if (len > (SIZE_MAX - JSON_RESERVE_BASE) / JSON_RESERVE_PER_BYTE)
+		return NULL;
+	jg.res_size = JSON_RESERVE_BASE + JSON_RESERVE_PER_BYTE * len;
+	jg.res_used = 0;
+	jg.res = malloc(jg.res_size);
+	if (jg.res == NULL)
+		return NULL;
+	src.p = buf != NULL ? buf : "";
+	src.len = buf != NULL ? len : 0;
+	src.off = 0;
+	src.nomem = jg.nomem;
+	j = json_load_callback(json_read, &src, flags, jerr);
+	*nomem = jg.nomem != src.nomem;
+	if (*nomem) {
+		json_decref(j);
+		j = NULL;
+	}
+	free(jg.res);
+	jg.res = NULL;
+	jg.res_size = jg.res_used = 0;
+	return j;
+}
+
 void
 api_set_limits(unsigned depth_max, size_t string_max)
 {
+	/* Before any thread decodes: jansson's allocator is switched here,
+	 * not under a request. */
+	(void)pthread_once(&json_alloc_once, json_alloc_init);
 	if (depth_max > 0 && depth_max < API_JSON_DEPTH_MAX)
 		api_depth_max = depth_max;
 	if (string_max > 0 && string_max < API_STRING_MAX)
@@ -1157,12 +1285,12 @@ out:
  * must stay valid UTF-8 to travel in problem+json.
  */
 static int
-syntax_error(struct tg_error *err, const json_error_t *jerr)
+syntax_error(struct tg_error *err, const json_error_t *jerr, bool nomem)
 {
 	char text[TG_ERR_MSG_MAX];
 	int rc;
 
-	if (json_error_code(jerr) == json_error_out_of_memory)
+	if (nomem)
 		return tg_error_set(err, -ENOMEM, "out of memory parsing "
 		    "query");
 	show(text, sizeof(text), jerr->text, strlen(jerr->text),
@@ -1181,6 +1309,7 @@ api_query_parse(const char *buf, size_t len, struct tg_arena *arena,
 {
 	json_error_t jerr;
 	json_t *root;
+	bool nomem;
 	int rc;
 
 	*out = NULL;
@@ -1196,10 +1325,10 @@ api_query_parse(const char *buf, size_t len, struct tg_arena *arena,
 	 * arguments" rather than an empty document. */
 	if (buf == NULL && len == 0)
 		buf = "";
-	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
-	    &jerr);
+	root = api_json_loadb(buf, len, JSON_REJECT_DUPLICATES |
+	    JSON_DECODE_ANY, &jerr, &nomem);
 	if (root == NULL) {
-		rc = syntax_error(err, &jerr);
+		rc = syntax_error(err, &jerr, nomem);
 		goto out;
 	}
 	rc = api_query_from_json(root, arena, today, out, err);

@@ -391,13 +391,15 @@ side_row(void *ctx, int n, const char *const *c)
 {
 	struct rctx *r = ctx;
 	json_t *p, *o = NULL;
+	bool nomem;
 	int rc = 0;
 
 	if (n < 5 || c[0] == NULL || c[2] == NULL || c[4] == NULL)
 		return 0;
-	p = json_loads(c[4], 0, NULL);
+	p = api_json_loadb(c[4], strlen(c[4]), 0, NULL, &nomem);
 	if (p == NULL)
-		return 0;	/* audit verify reports a damaged payload */
+		return nomem ? -ENOMEM : 0;	/* audit verify reports a
+						   damaged payload */
 	if (strcmp(c[2], "void") == 0 && c[3] != NULL) {
 		if (json_object_get(r->voids, c[3]) == NULL) {
 			o = json_pack("{s:I, s:s, s:O?, s:O?}", "seq",
@@ -678,15 +680,15 @@ decision_row(void *ctx, int n, const char *const *c)
 	json_t *d, *dest, *it, *q, *tier, *o;
 	const char *id, *outcome, *country, *date;
 	char tkey[24];
-	bool dry;
+	bool dry, nomem;
 	size_t i;
 	int rc = -ENOMEM;
 
 	if (n < 7 || c[2] == NULL || c[3] == NULL)
 		return 0;
-	d = json_loads(c[3], 0, NULL);
+	d = api_json_loadb(c[3], strlen(c[3]), 0, NULL, &nomem);
 	if (d == NULL)
-		return 0;
+		return nomem ? -ENOMEM : 0;
 	id = c[2];
 	if (json_object_get(r->voids, id) != NULL) {
 		rc = add_voided(r, id, d, c[1]);

@@ -193,6 +193,7 @@ do_verify_receipt(int argc, char **argv)
 	json_t *d = NULL;
 	char payload[65];
 	uint8_t pub[32];
+	bool nomem;
 	int ch, rc, status = CLI_EXIT_FAIL;
 
 	memset(&r, 0, sizeof(r));
@@ -216,7 +217,12 @@ do_verify_receipt(int argc, char **argv)
 	}
 	if (read_text(argv[optind], DECISION_FILE_MAX, &in) != 0)
 		goto out;
-	d = json_loadb(in.p, in.len, JSON_REJECT_DUPLICATES, &jerr);
+	d = api_json_loadb(in.p, in.len, JSON_REJECT_DUPLICATES, &jerr,
+	    &nomem);
+	if (d == NULL && nomem) {
+		log_warnx("%s: %s", argv[optind], tg_strerror(-ENOMEM));
+		goto out;
+	}
 	if (d == NULL) {
 		fprintf(stderr, "%s:%d:%d: %s\n", argv[optind], jerr.line,
 		    jerr.column, jerr.text);
@@ -320,9 +326,20 @@ entry_json(struct tg_audit *a, const struct audit_entry *e, bool with_receipt,
 {
 	struct audit_receipt r;
 	json_t *j, *req, *pay, *rj = NULL;
+	bool nomem_req, nomem_pay;
 
-	req = json_loads(e->request, JSON_DECODE_ANY, NULL);
-	pay = json_loads(e->payload, JSON_DECODE_ANY, NULL);
+	/* What does not parse is shown as the string it is; what could not
+	 * be parsed for want of memory is not shown at all. */
+	req = api_json_loadb(e->request, strlen(e->request), JSON_DECODE_ANY,
+	    NULL, &nomem_req);
+	pay = api_json_loadb(e->payload, strlen(e->payload), JSON_DECODE_ANY,
+	    NULL, &nomem_pay);
+	if (nomem_req || nomem_pay) {
+		json_decref(req);
+		json_decref(pay);
+		tg_error_set(err, -ENOMEM, "out of memory");
+		return NULL;
+	}
 	if (with_receipt) {
 		if (audit_receipt_for(a, e->seq, &r, err) != 0) {
 			json_decref(req);

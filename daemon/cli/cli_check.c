@@ -109,7 +109,7 @@ cli_check(const struct cli_ctx *ctx, int argc, char **argv)
 	char *text = NULL, *reqc = NULL;
 	char id[UUID_STR_LEN + 1];
 	const char *path, *name;
-	bool dry_run = false;
+	bool dry_run = false, nomem;
 	int ch, rc, status = CLI_EXIT_FAIL;
 
 	buf_init(&in, CHECK_QUERY_MAX);
@@ -184,8 +184,16 @@ cli_check(const struct cli_ctx *ctx, int argc, char **argv)
 		log_warnx("cannot make a decision id: %s", tg_strerror(rc));
 		goto out;
 	}
-	/* The query as received is what the log commits to. */
-	request = json_loadb(in.p, in.len, JSON_REJECT_DUPLICATES, NULL);
+	/* The query as received is what the log commits to.  It decoded
+	 * above, so only memory can fail here, and a decision logged with
+	 * a null request would not be what was asked. */
+	request = api_json_loadb(in.p, in.len, JSON_REJECT_DUPLICATES, NULL,
+	    &nomem);
+	if (request == NULL) {
+		log_warnx("cannot keep the query for the audit log: %s",
+		    tg_strerror(-ENOMEM));
+		goto out;
+	}
 	rc = audit_open(ctx->data_dir, AUDIT_CREATE, &audit, &err);
 	if (rc != 0) {
 		log_warnx("cannot open the audit log in '%s': %s",

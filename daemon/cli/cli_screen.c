@@ -1083,6 +1083,7 @@ jsonl_take(struct screen *s, const char *p, size_t n, bool over)
 	struct tg_query *forced;
 	struct pending *e;
 	char text[96];
+	bool nomem;
 	int rc;
 
 	s->jline_no++;
@@ -1117,8 +1118,12 @@ jsonl_take(struct screen *s, const char *p, size_t n, bool over)
 			return rc;
 		return group_added(s, e);
 	}
-	/* The query as received is what the log commits to (as check). */
-	e->request = json_loadb(p, n, JSON_REJECT_DUPLICATES, NULL);
+	/* The query as received is what the log commits to (as check);
+	 * it decoded, so only memory can fail here. */
+	e->request = api_json_loadb(p, n, JSON_REJECT_DUPLICATES, NULL,
+	    &nomem);
+	if (e->request == NULL)
+		return -ENOMEM;
 	if (s->dry_run && !e->q->dry_run) {
 		forced = arena_alloc(s->arena, sizeof(*forced));
 		if (forced == NULL)

@@ -940,7 +940,15 @@ eval_decide(struct tg_pack *p, const struct tg_query *q,
 	}
 	r.cx.keys[0] = party_key(&r, &q->consignee);
 	r.cx.keys[1] = party_key(&r, &q->end_user);
-	if (d->items == NULL || d->red_flags == NULL || is == NULL) {
+	/* A reference or party key that could not be copied must not read
+	 * as an absent one: the decision would lose its reference, and a
+	 * quota keyed by the party would not apply.  (The memo and the
+	 * derived-fact cache are only shortcuts: without them every rule is
+	 * evaluated afresh.) */
+	if (d->items == NULL || d->red_flags == NULL || is == NULL ||
+	    (q->reference != NULL && d->reference == NULL) ||
+	    (q->consignee.name != NULL && r.cx.keys[0] == NULL) ||
+	    (q->end_user.name != NULL && r.cx.keys[1] == NULL)) {
 		rc = -ENOMEM;
 		goto out;
 	}

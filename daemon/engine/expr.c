@@ -700,6 +700,8 @@ parse_primary(struct parser *ps)
 		n->lit.t = T_STR;
 		n->lit.u.s = arena_strndup(ps->env->arena,
 		    ps->src + ps->tstart + 1, ps->tlen - 2);
+		if (n->lit.u.s == NULL)
+			return NULL;	/* no memory: ps->failed unset */
 		lex(ps);
 		return n;
 	case K_TRUE:

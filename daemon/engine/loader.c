@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <yaml.h>
 
@@ -324,7 +325,7 @@ compile(struct ld *ld, const yaml_node_t *v, const char *key, unsigned scope,
 	struct cenv env = { .pack = ld->p, .scope = scope, .arena = ld->a };
 	struct tg_error err;
 	const char *src;
-	int col;
+	int col, rc;
 
 	memset(e, 0, sizeof(*e));
 	if (v == NULL)
@@ -343,8 +344,14 @@ compile(struct ld *ld, const yaml_node_t *v, const char *key, unsigned scope,
 	    v->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE)
 		col++;
 	tg_error_clear(&err);
-	if (expr_compile(&env, src, ld->file, (int)v->start_mark.line + 1,
-	    col, want, e, &err) != 0) {
+	rc = expr_compile(&env, src, ld->file, (int)v->start_mark.line + 1,
+	    col, want, e, &err);
+	if (rc == -ENOMEM) {
+		/* Not a mistake in the file: the load fails as a whole. */
+		ld->nomem = true;
+		return false;
+	}
+	if (rc != 0) {
 		/* Offsets into a scalar folded from several lines do not map
 		 * back to columns; point at the expression's start instead
 		 * (the message quotes the offending token). */
@@ -426,7 +433,8 @@ load_meta(struct ld *ld, yaml_node_t *m)
 		return;
 	it = seq_begin(ld, w, "pack warnings", &end);
 	p->warnings = alloc_array(ld, seq_len(w), sizeof(*p->warnings));
-	for (; it != NULL && it < end && p->warnings != NULL; it++) {
+	for (; it != NULL && it < end && p->warnings != NULL &&
+	    !ld->nomem; it++) {
 		yaml_node_t *e = node(ld, *it);
 
 		if (!check_map(ld, e, "pack warning", wkeys))
@@ -459,7 +467,8 @@ load_aliases(struct ld *ld, yaml_node_t *n)
 
 	it = seq_begin(ld, n, "aliases", &end);
 	p->aliases = alloc_array(ld, seq_len(n), sizeof(*p->aliases));
-	for (; it != NULL && it < end && p->aliases != NULL; it++) {
+	for (; it != NULL && it < end && p->aliases != NULL && !ld->nomem;
+	    it++) {
 		yaml_node_t *e = node(ld, *it);
 		struct alias *al = &p->aliases[p->naliases];
 
@@ -495,7 +504,8 @@ load_groups(struct ld *ld, yaml_node_t *n)
 
 	it = seq_begin(ld, n, "groups", &end);
 	p->groups = alloc_array(ld, seq_len(n), sizeof(*p->groups));
-	for (; it != NULL && it < end && p->groups != NULL; it++) {
+	for (; it != NULL && it < end && p->groups != NULL && !ld->nomem;
+	    it++) {
 		yaml_node_t *e = node(ld, *it), *mem;
 		struct group *g = &p->groups[p->ngroups];
 
@@ -570,7 +580,7 @@ load_tiers(struct ld *ld, yaml_node_t *n)
 
 	it = seq_begin(ld, n, "tiers", &end);
 	p->tiers = alloc_array(ld, seq_len(n), sizeof(*p->tiers));
-	for (; it != NULL && it < end && p->tiers != NULL; it++) {
+	for (; it != NULL && it < end && p->tiers != NULL && !ld->nomem; it++) {
 		yaml_node_t *e = node(ld, *it), *w;
 		struct tier_def *t = &p->tiers[p->ntiers];
 		double v;
@@ -627,7 +637,8 @@ load_params(struct ld *ld, yaml_node_t *n)
 
 	it = seq_begin(ld, n, "parameters", &end);
 	p->params = alloc_array(ld, seq_len(n), sizeof(*p->params));
-	for (; it != NULL && it < end && p->params != NULL; it++) {
+	for (; it != NULL && it < end && p->params != NULL && !ld->nomem;
+	    it++) {
 		yaml_node_t *e = node(ld, *it), *u, *v, *vs;
 		struct param *pm = &p->params[p->nparams];
 		int unit;
@@ -721,7 +732,8 @@ load_derived(struct ld *ld, yaml_node_t *n)
 
 	it = seq_begin(ld, n, "derived", &end);
 	p->derived = alloc_array(ld, seq_len(n), sizeof(*p->derived));
-	for (; it != NULL && it < end && p->derived != NULL; it++) {
+	for (; it != NULL && it < end && p->derived != NULL && !ld->nomem;
+	    it++) {
 		yaml_node_t *e = node(ld, *it), *u;
 		struct derived *d = &p->derived[p->nderived];
 		const char *name;
@@ -834,7 +846,8 @@ load_quotas(struct ld *ld, yaml_node_t *n)
 
 	it = seq_begin(ld, n, "quotas", &end);
 	p->quotas = alloc_array(ld, seq_len(n), sizeof(*p->quotas));
-	for (; it != NULL && it < end && p->quotas != NULL; it++) {
+	for (; it != NULL && it < end && p->quotas != NULL && !ld->nomem;
+	    it++) {
 		yaml_node_t *e = node(ld, *it), *u, *b;
 		struct quota_def *qd = &p->quotas[p->nquotas];
 		const char *per;
@@ -1011,7 +1024,7 @@ load_common(struct ld *ld, yaml_node_t *e, const char *what, unsigned scope,
 		lerr(ld, e, "%s '%s' needs 'kinds'", what, c->id);
 	if (k != NULL) {
 		it = seq_begin(ld, k, "kinds", &end);
-		for (; it != NULL && it < end; it++) {
+		for (; it != NULL && it < end && !ld->nomem; it++) {
 			yaml_node_t *x = node(ld, *it);
 			bool ok = false;
 
@@ -1062,7 +1075,7 @@ load_eccns(struct ld *ld, yaml_node_t *e, struct eccn_set *s)
 		return false;
 	it = seq_begin(ld, n, "eccns", &end);
 	s->v = alloc_array(ld, seq_len(n), sizeof(*s->v));
-	for (; it != NULL && it < end && s->v != NULL; it++) {
+	for (; it != NULL && it < end && s->v != NULL && !ld->nomem; it++) {
 		yaml_node_t *x = node(ld, *it);
 		int k = -1;
 
@@ -1109,7 +1122,8 @@ load_classes(struct ld *ld, yaml_node_t *n)
 
 	it = seq_begin(ld, n, "classification", &end);
 	p->classes = alloc_array(ld, seq_len(n), sizeof(*p->classes));
-	for (; it != NULL && it < end && p->classes != NULL; it++) {
+	for (; it != NULL && it < end && p->classes != NULL && !ld->nomem;
+	    it++) {
 		yaml_node_t *e = node(ld, *it), *ev;
 		struct class_rule *r = &p->classes[p->nclasses];
 
@@ -1126,8 +1140,10 @@ load_classes(struct ld *ld, yaml_node_t *n)
 			    !check_ident(ld, ev, scalar(ev), "eccn"))
 				continue;
 			r->eccn = arena_strdup(ld->a, scalar(ev));
-			if (r->eccn == NULL)
+			if (r->eccn == NULL) {
+				ld->nomem = true;
 				continue;
+			}
 			r->eccn_idx = intern(ld, &p->eccns, &p->neccns,
 			    r->eccn);
 			if (r->eccn_idx < 0)
@@ -1149,7 +1165,7 @@ load_auths(struct ld *ld, yaml_node_t *n)
 
 	it = seq_begin(ld, n, "authorizations", &end);
 	p->authz = alloc_array(ld, seq_len(n), sizeof(*p->authz));
-	for (; it != NULL && it < end && p->authz != NULL; it++) {
+	for (; it != NULL && it < end && p->authz != NULL && !ld->nomem; it++) {
 		yaml_node_t *e = node(ld, *it), *qn;
 		struct auth_rule *r = &p->authz[p->nauthz];
 		const char *name;
@@ -1223,7 +1239,7 @@ load_reqs(struct ld *ld, yaml_node_t *n)
 
 	it = seq_begin(ld, n, "requirements", &end);
 	p->reqs = alloc_array(ld, seq_len(n), sizeof(*p->reqs));
-	for (; it != NULL && it < end && p->reqs != NULL; it++) {
+	for (; it != NULL && it < end && p->reqs != NULL && !ld->nomem; it++) {
 		yaml_node_t *e = node(ld, *it), *al, *qn;
 		struct req_rule *r = &p->reqs[p->nreqs];
 
@@ -1299,7 +1315,7 @@ load_flags(struct ld *ld, yaml_node_t *n)
 
 	it = seq_begin(ld, n, "red_flags", &end);
 	p->flags = alloc_array(ld, seq_len(n), sizeof(*p->flags));
-	for (; it != NULL && it < end && p->flags != NULL; it++) {
+	for (; it != NULL && it < end && p->flags != NULL && !ld->nomem; it++) {
 		yaml_node_t *e = node(ld, *it);
 		struct flag_rule *r = &p->flags[p->nflags];
 		const char *sc;
@@ -1386,7 +1402,7 @@ load_catalog(struct ld *ld, yaml_node_t *root)
 	if (base > 0)
 		memcpy(v, p->products, base * sizeof(*v));
 	p->products = v;
-	for (; it != NULL && it < end; it++) {
+	for (; it != NULL && it < end && !ld->nomem; it++) {
 		yaml_node_t *e = node(ld, *it);
 		struct product *pr = &p->products[p->nproducts];
 
@@ -1433,6 +1449,8 @@ load_catalog(struct ld *ld, yaml_node_t *root)
 		}
 		p->nproducts++;
 	}
+	if (ld->nomem)
+		return;
 	qsort(p->products, p->nproducts, sizeof(*p->products), product_cmp);
 	for (size_t i = 1; i < p->nproducts; i++)
 		if (strcmp(p->products[i - 1].id, p->products[i].id) == 0)
@@ -1457,28 +1475,44 @@ load_rule_pack(struct ld *ld, yaml_node_t *root)
 	ld->have_pack = true;
 	check_map(ld, root, "rule pack", top);
 	/* Sections are compiled in dependency order, whatever their order
-	 * in the file: expressions may only name what is already known. */
+	 * in the file: expressions may only name what is already known.
+	 * After an allocation failure nothing more is compiled: the pack is
+	 * thrown away, and what was half built may hold NULLs. */
 	load_meta(ld, need(ld, root, "pack", "rule pack"));
-	if ((n = get(ld, root, "aliases")) != NULL)
+	if (!ld->nomem && (n = get(ld, root, "aliases")) != NULL)
 		load_aliases(ld, n);
-	if ((n = need(ld, root, "groups", "rule pack")) != NULL)
+	if (!ld->nomem && (n = need(ld, root, "groups", "rule pack")) != NULL)
 		load_groups(ld, n);
-	if ((n = need(ld, root, "tiers", "rule pack")) != NULL)
+	if (!ld->nomem && (n = need(ld, root, "tiers", "rule pack")) != NULL)
 		load_tiers(ld, n);
-	if ((n = get(ld, root, "parameters")) != NULL)
+	if (!ld->nomem && (n = get(ld, root, "parameters")) != NULL)
 		load_params(ld, n);
-	if ((n = get(ld, root, "derived")) != NULL)
+	if (!ld->nomem && (n = get(ld, root, "derived")) != NULL)
 		load_derived(ld, n);
-	if ((n = get(ld, root, "quotas")) != NULL)
+	if (!ld->nomem && (n = get(ld, root, "quotas")) != NULL)
 		load_quotas(ld, n);
-	if ((n = need(ld, root, "classification", "rule pack")) != NULL)
+	if (!ld->nomem && (n = need(ld, root, "classification",
+	    "rule pack")) != NULL)
 		load_classes(ld, n);
-	if ((n = get(ld, root, "authorizations")) != NULL)
+	if (!ld->nomem && (n = get(ld, root, "authorizations")) != NULL)
 		load_auths(ld, n);
-	if ((n = need(ld, root, "requirements", "rule pack")) != NULL)
+	if (!ld->nomem && (n = need(ld, root, "requirements",
+	    "rule pack")) != NULL)
 		load_reqs(ld, n);
-	if ((n = get(ld, root, "red_flags")) != NULL)
+	if (!ld->nomem && (n = get(ld, root, "red_flags")) != NULL)
 		load_flags(ld, n);
+}
+
+/*
+ * Whether a failed libyaml call failed for want of memory.  libyaml 0.2.5
+ * fails some allocations without setting any error (a failed yaml_strdup
+ * of the default tag in its loader.c), and every syntax error it reports
+ * sets one, so a failure that names no error is counted as memory too.
+ */
+static bool
+yaml_nomem(const yaml_parser_t *ps)
+{
+	return ps->error == YAML_MEMORY_ERROR || ps->error == YAML_NO_ERROR;
 }
 
 /* Anchors and aliases could make a small file expand without bound when
@@ -1496,8 +1530,16 @@ has_aliases(struct ld *ld, const unsigned char *buf, size_t len)
 	}
 	yaml_parser_set_input_string(&ps, buf, len);
 	while (!done) {
-		if (!yaml_parser_parse(&ps, &ev))
-			break;	/* the document load reports it */
+		if (!yaml_parser_parse(&ps, &ev)) {
+			/* A syntax error is the document load's to report;
+			 * for want of memory the file was not checked, so
+			 * it must not load. */
+			if (yaml_nomem(&ps)) {
+				ld->nomem = true;
+				found = true;
+			}
+			break;
+		}
 		if (ev.type == YAML_ALIAS_EVENT ||
 		    ((ev.type == YAML_SCALAR_EVENT &&
 		    ev.data.scalar.anchor != NULL) ||
@@ -1533,6 +1575,11 @@ load_buffer(struct ld *ld, const unsigned char *buf, size_t len)
 	}
 	yaml_parser_set_input_string(&ps, buf, len);
 	if (!yaml_parser_load(&ps, &ld->doc)) {
+		if (yaml_nomem(&ps)) {
+			ld->nomem = true;
+			yaml_parser_delete(&ps);
+			return;
+		}
 		lerr_at(ld, (int)ps.problem_mark.line + 1,
 		    (int)ps.problem_mark.column + 1, "YAML syntax: %s%s%s",
 		    ps.problem ? ps.problem : "error",
@@ -1741,6 +1788,10 @@ load_all(const char *const *names, const char *const *bufs,
 	for (size_t i = 0; i < n; i++) {
 		struct tg_error e;
 
+		if (read_rc != NULL && read_rc[i] == -ENOMEM) {
+			rc = -ENOMEM;
+			goto out;
+		}
 		if (read_rc != NULL && read_rc[i] != 0) {
 			tg_error_pos(&e, TG_EIO, names[i], 0, 0, "cannot read "
 			    "rules file '%s': %s", names[i],
@@ -1794,6 +1845,11 @@ out:
 		arena_free(p->arena);
 		free(p);
 	}
+	/* A failed digest call left its reason on this thread's OpenSSL
+	 * error queue (with memory attached); the code returned says it
+	 * all, and a later caller must not find it there. */
+	if (rc != 0)
+		ERR_clear_error();
 	EVP_MD_CTX_free(md);
 	free(ld.ids);
 	return rc;

@@ -382,7 +382,10 @@ run_group(struct server *s, struct job *head)
 	}
 	k = 0;
 	for (struct job *j = head; j != NULL; j = j->next) {
-		for (size_t i = 0; i < j->n; i++) {
+		/* No receipts at all when the group never began (a busy or
+		 * broken log): rcpt is NULL, and the statuses were never
+		 * set. */
+		for (size_t i = 0; rcpt != NULL && i < j->n; i++) {
 			if (j->status[i] != 0)
 				continue;
 			/* The receipt moves to the job, which answers with
@@ -401,13 +404,15 @@ run_group(struct server *s, struct job *head)
 		}
 	}
 	free(rcpt);
+	if (rc != 0)
+		log_warnx("cannot log %zu decisions: %s", n, err.msg[0] ?
+		    err.msg : tg_strerror(rc));
 	if (rc == 0 && k > 0) {
 		atomic_fetch_add(&s->groups, 1);
 		atomic_fetch_add(&s->group_entries, k);
 		atomic_add_double(&s->group_seconds,
 		    (double)(now_ns() - t0) / 1e9);
 	}
-	(void)n;
 	for (struct job *j = head, *next; j != NULL; j = next) {
 		next = j->next;
 		pthread_mutex_lock(&s->qmu);
@@ -926,10 +931,16 @@ h_get_decision(struct MHD_Connection *c, struct req *r)
 	{
 		/* The log holds the canonical (sorted) form; answer in the
 		 * order the decision was first given. */
-		json_t *canon = json_loads(e.payload, JSON_DECODE_ANY, NULL);
+		bool nomem;
+		json_t *canon = api_json_loadb(e.payload, strlen(e.payload),
+		    JSON_DECODE_ANY, NULL, &nomem);
 
 		d = canon != NULL ? api_decision_ordered(canon) : NULL;
 		json_decref(canon);
+		if (nomem) {
+			audit_entry_release(&e);
+			return problem(c, r, 503, "out of memory", NULL, "1");
+		}
 	}
 	if (d != NULL && audit_receipt_for(r->s->audit, e.seq, &rc_,
 	    &err) == 0) {
@@ -1036,7 +1047,10 @@ h_ready(struct MHD_Connection *c, struct req *r)
 	bool ok;
 
 	tg_error_clear(&err);
-	ok = p != NULL && audit_size(r->s->audit, &n, &err) == 0;
+	/* Not ready either once the log takes no more writes (an I/O
+	 * error): decisions would all be 503 until a restart. */
+	ok = p != NULL && audit_size(r->s->audit, &n, &err) == 0 &&
+	    audit_writable(r->s->audit, NULL, 0);
 	pack_unref(p);
 	if (!ok)
 		return send_text(c, r, 503, "text/plain", "not ready\n", 10,
@@ -1494,8 +1508,12 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
 		return problem(c, r, 413, "the body is larger than allowed",
 		    NULL, NULL);
 	if (r->route->body) {
-		r->parsed = json_loadb(r->body.p ? r->body.p : "",
-		    r->body.len, JSON_REJECT_DUPLICATES, &jerr);
+		bool nomem;
+
+		r->parsed = api_json_loadb(r->body.p ? r->body.p : "",
+		    r->body.len, JSON_REJECT_DUPLICATES, &jerr, &nomem);
+		if (r->parsed == NULL && nomem)
+			return problem(c, r, 503, "out of memory", NULL, "1");
 		if (r->parsed == NULL) {
 			char msg[256];
 

@@ -106,13 +106,62 @@ time_now(char out[AUDIT_TIME_LEN + 1])
 	out[AUDIT_TIME_LEN] = '\0';
 }
 
+/*
+ * After an I/O error (SQLITE_IOERR but for want of memory, SQLITE_CORRUPT,
+ * SQLITE_NOTADB) this connection writes no more.  A failed fsync leaves
+ * the file in a state nobody knows: the kernel may have dropped the pages
+ * it could not write, and a later fsync succeed without them
+ * (PostgreSQL's "fsyncgate"), while SQLite's page cache and WAL index
+ * describe what it believes it wrote.  Only reopening the database lets
+ * SQLite's recovery read back what the file really holds, so the writers
+ * fail at once until tiergate is restarted.  A full disk (SQLITE_FULL)
+ * or a busy database is no such doubt: the write was refused whole, and
+ * the next one may succeed.  Called with a->mu held, right after the
+ * failed call.
+ */
+static void
+io_failed(struct tg_audit *a)
+{
+	int ext = sqlite3_extended_errcode(a->db), base = ext & 0xff;
+
+	if (a->broken[0] != '\0')
+		return;
+	if ((base == SQLITE_IOERR && ext != SQLITE_IOERR_NOMEM) ||
+	    base == SQLITE_CORRUPT || base == SQLITE_NOTADB)
+		(void)snprintf(a->broken, sizeof(a->broken), "%s (SQLite "
+		    "extended code %d)", sqlite3_errmsg(a->db), ext);
+}
+
+bool
+audit_writable(struct tg_audit *a, char *why, size_t size)
+{
+	bool ok;
+
+	pthread_mutex_lock(&a->mu);
+	ok = !a->readonly && a->broken[0] == '\0';
+	if (why != NULL && size > 0)
+		(void)snprintf(why, size, "%s", a->readonly ? "open read-only" :
+		    a->broken);
+	pthread_mutex_unlock(&a->mu);
+	return ok;
+}
+
+/* store_sqlite_error for a failed write statement of the log. */
+static int
+write_error(struct tg_audit *a, struct tg_error *err, int rc,
+    const char *what)
+{
+	io_failed(a);
+	return store_sqlite_error(err, a->db, rc, what);
+}
+
 static int
 exec(struct tg_audit *a, const char *sql, struct tg_error *err)
 {
 	int rc = sqlite3_exec(a->db, sql, NULL, NULL, NULL);
 
 	if (rc != SQLITE_OK)
-		return store_sqlite_error(err, a->db, rc, "database");
+		return write_error(a, err, rc, "database");
 	return 0;
 }
 
@@ -304,11 +353,15 @@ init_log(struct tg_audit *a, struct tg_error *err)
 	}
 	if (rc == 0)
 		rc = key_raw_public(k, a->pub, err);
+	/* The origin is made from the key id and kept for good: a digest
+	 * that failed must not name the log "tiergate/0000...". */
+	if (rc == 0 && key_id_of(a->pub, a->key_id) != 0)
+		rc = tg_error_set(err, TG_ECRYPTO, "cannot hash the public "
+		    "key");
 	if (rc != 0) {
 		sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
 		goto out;
 	}
-	key_id_of(a->pub, a->key_id);
 	memcpy(logid, a->key_id, 16);
 	logid[16] = '\0';
 	snprintf(a->origin, sizeof(a->origin), "tiergate/%s", logid);
@@ -388,7 +441,11 @@ install_rotated_key(const char *dir, const uint8_t newpub[32],
 	k = NULL;
 	if (key_load_private(key, &k, &e) == 0 &&
 	    key_raw_public(k, p, &e) == 0 && memcmp(p, newpub, 32) != 0) {
-		key_id_of(p, oldid);
+		if (key_id_of(p, oldid) != 0) {
+			EVP_PKEY_free(k);
+			return tg_error_set(err, TG_ECRYPTO, "cannot hash the "
+			    "retired key");
+		}
 		snprintf(kold, sizeof(kold), "%s/signing-%.16s.key.retired",
 		    dir, oldid);
 		snprintf(pold, sizeof(pold), "%s/signing-%.16s.pub", dir,
@@ -449,7 +506,9 @@ load_key(struct tg_audit *a, struct tg_error *err)
 	if (rc != 0)
 		return rc;
 	memcpy(a->pub, latest, 32);
-	key_id_of(a->pub, a->key_id);
+	if (key_id_of(a->pub, a->key_id) != 0)
+		return tg_error_set(err, TG_ECRYPTO, "cannot hash the public "
+		    "key");
 	if (a->readonly)
 		return 0;
 	finish_rotation(a, latest);
@@ -1081,10 +1140,12 @@ checkpoint_write(struct tg_audit *a, struct tree_ctx *t, uint64_t n,
 	sqlite3_bind_text(st, 3, note, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, now, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
-		return store_sqlite_error(err, a->db, rc, "checkpoint");
-	return 0;
+		rc = write_error(a, err, rc, "checkpoint");
+	else
+		rc = 0;
+	sqlite3_finalize(st);
+	return rc;
 }
 
 static int
@@ -1166,7 +1227,7 @@ static int
 follow_rotation(struct tg_audit *a, struct tg_error *err)
 {
 	uint8_t latest[32], pub[32];
-	char path[4096];
+	char path[4096], id[65];
 	EVP_PKEY *k = NULL;
 	bool found;
 	int rc;
@@ -1183,6 +1244,9 @@ follow_rotation(struct tg_audit *a, struct tg_error *err)
 	if (rc == 0 && memcmp(pub, latest, 32) != 0)
 		rc = tg_error_set(err, TG_EINVAL, "the signing key was rotated "
 		    "but '%s' is not the new key", path);
+	if (rc == 0 && key_id_of(pub, id) != 0)
+		rc = tg_error_set(err, TG_ECRYPTO, "cannot hash the public "
+		    "key");
 	if (rc != 0) {
 		EVP_PKEY_free(k);
 		return rc;
@@ -1190,7 +1254,7 @@ follow_rotation(struct tg_audit *a, struct tg_error *err)
 	EVP_PKEY_free(a->key);
 	a->key = k;
 	memcpy(a->pub, pub, 32);
-	key_id_of(a->pub, a->key_id);
+	memcpy(a->key_id, id, sizeof(a->key_id));
 	return 0;
 }
 
@@ -1209,6 +1273,14 @@ tx_begin(struct tg_audit *a, EVP_PKEY *const *keys, const uint8_t (*pubs)[32],
 	if (tx == NULL)
 		return tg_error_set(err, -ENOMEM, "out of memory");
 	pthread_mutex_lock(&a->mu);
+	if (a->broken[0] != '\0') {
+		rc = tg_error_set(err, TG_EIO, "the audit log takes no more "
+		    "writes after an I/O error (%s); restart tiergate to "
+		    "recover", a->broken);
+		pthread_mutex_unlock(&a->mu);
+		free(tx);
+		return rc;
+	}
 	tx->a = a;
 	tx->keys = keys;
 	tx->pubs = pubs;
@@ -1382,11 +1454,11 @@ audit_tx_append(struct audit_tx *tx, const struct audit_in *in,
 		goto fail;
 	}
 	if (rc != SQLITE_DONE) {
-		rc = store_sqlite_error(err, a->db, rc, "audit log");
+		rc = write_error(a, err, rc, "audit log");
 		goto fail;
 	}
 	if (tree_add(&tx->t, tx->tins, r->seq - 1, leaf) != 0) {
-		rc = store_sqlite_error(err, a->db, sqlite3_errcode(a->db),
+		rc = write_error(a, err, sqlite3_errcode(a->db),
 		    "audit tree");
 		goto fail;
 	}
@@ -1406,7 +1478,7 @@ audit_tx_append(struct audit_tx *tx, const struct audit_in *in,
 		sqlite3_bind_double(tx->rins, 6, res[i].amount);
 		rc = sqlite3_step(tx->rins);
 		if (rc != SQLITE_DONE) {
-			rc = store_sqlite_error(err, a->db, rc, "ledger");
+			rc = write_error(a, err, rc, "ledger");
 			goto fail;
 		}
 	}
@@ -1453,7 +1525,7 @@ audit_tx_exec(struct audit_tx *tx, const char *sql, const char *const *text,
 	if ((rc & 0xff) == SQLITE_CONSTRAINT)
 		return tg_error_set(err, TG_EINVAL, "already exists");
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		return store_sqlite_error(err, tx->a->db, rc, "ledger");
+		return write_error(tx->a, err, rc, "ledger");
 	if (changes != NULL)
 		*changes = sqlite3_changes(tx->a->db);
 	return 0;
@@ -1763,9 +1835,10 @@ audit_keygen(const char *data_dir, char key_id[65], struct tg_error *err)
 	rc = key_generate(&nk, err);
 	if (rc == 0)
 		rc = key_raw_public(nk, pubs[1], err);
+	if (rc == 0 && key_id_of(pubs[1], newid) != 0)
+		rc = tg_error_set(err, TG_ECRYPTO, "cannot hash the new key");
 	if (rc != 0)
 		goto out;
-	key_id_of(pubs[1], newid);
 	if (path_join(path, sizeof(path), a->dir, KEY_FILE) != 0) {
 		rc = tg_error_set(err, TG_ETOOBIG, "data dir path too long");
 		goto out;

@@ -155,15 +155,19 @@ key_raw_public(EVP_PKEY *k, uint8_t pub[32], struct tg_error *err)
 	return 0;
 }
 
-void
+int
 key_id_of(const uint8_t pub[32], char id[65])
 {
 	unsigned char d[32];
 	unsigned int dl = 0;
 
-	if (EVP_Digest(pub, 32, d, &dl, EVP_sha256(), NULL) != 1 || dl != 32)
-		memset(d, 0, sizeof(d));
+	if (EVP_Digest(pub, 32, d, &dl, EVP_sha256(), NULL) != 1 || dl != 32) {
+		ERR_clear_error();
+		id[0] = '\0';
+		return TG_ECRYPTO;
+	}
 	hex_encode(d, 32, id);
+	return 0;
 }
 
 int

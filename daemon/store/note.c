@@ -15,18 +15,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
+
 #include "store_int.h"
 #include "tiergate/util.h"
 
 #define EM_DASH "\xe2\x80\x94"
 
-static void
+/* The note's key hash of (name, pub) into out; TG_ECRYPTO (out zeroed)
+ * when the digest fails.  A checkpoint signed under a zeroed key hash
+ * would stay unverifiable for good, so note_sign fails instead; a
+ * reader just finds no matching signature. */
+static int
 key_hash(const char *name, const uint8_t pub[32], uint8_t out[4])
 {
 	EVP_MD_CTX *c = EVP_MD_CTX_new();
 	unsigned char d[32];
 	unsigned char alg = 0x01;
 	unsigned int dl = 0;
+	int rc = TG_ECRYPTO;
 
 	memset(out, 0, 4);
 	if (c != NULL && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1 &&
@@ -34,9 +41,13 @@ key_hash(const char *name, const uint8_t pub[32], uint8_t out[4])
 	    EVP_DigestUpdate(c, "\n", 1) == 1 &&
 	    EVP_DigestUpdate(c, &alg, 1) == 1 &&
 	    EVP_DigestUpdate(c, pub, 32) == 1 &&
-	    EVP_DigestFinal_ex(c, d, &dl) == 1)
+	    EVP_DigestFinal_ex(c, d, &dl) == 1 && dl == 32) {
 		memcpy(out, d, 4);
+		rc = 0;
+	} else
+		ERR_clear_error();
 	EVP_MD_CTX_free(c);
+	return rc;
 }
 
 int
@@ -57,7 +68,9 @@ note_sign(const char *origin, uint64_t size, const merkle_hash root,
 		return tg_error_set(err, TG_ETOOBIG, "checkpoint too long");
 	len = (size_t)n;
 	for (size_t i = 0; i < nkeys; i++) {
-		key_hash(origin, pubs[i], blob);
+		if (key_hash(origin, pubs[i], blob) != 0)
+			return tg_error_set(err, TG_ECRYPTO, "cannot hash the "
+			    "key name of the checkpoint");
 		rc = key_sign(keys[i], out, (size_t)n, blob + 4, err);
 		if (rc != 0)
 			return rc;
@@ -127,7 +140,7 @@ note_parse(const char *note, const char *name, const uint8_t pub[32],
 	    n != MERKLE_HASH)
 		return TG_EINVAL;
 
-	key_hash(name, pub, want);
+	(void)key_hash(name, pub, want);
 	p = sep + 2;
 	while (*p != '\0') {
 		const char *nl = strchr(p, '\n'), *sp;

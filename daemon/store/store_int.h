@@ -30,6 +30,9 @@ struct tg_audit {
 	char key_id[65];
 	char origin[64];
 	bool readonly;
+	/* Why the log takes no more writes ("" while it does): set, under
+	 * mu, by the first I/O error of a write (audit.c, io_failed). */
+	char broken[TG_ERR_MSG_MAX];
 	/* Write statements, prepared on first use and kept: a commit group
 	 * of one entry should not pay for compiling SQL. */
 	sqlite3_stmt *st_tget, *st_ins, *st_tins, *st_rins, *st_used;
@@ -55,7 +58,9 @@ int key_generate(EVP_PKEY **out, struct tg_error *err);
 int key_write_pair(const char *dir, const char *keyname, const char *pubname,
     EVP_PKEY *k, struct tg_error *err);
 int key_raw_public(EVP_PKEY *k, uint8_t pub[32], struct tg_error *err);
-void key_id_of(const uint8_t pub[32], char id[65]);
+/* The key id of pub (SHA-256, hex) into id; TG_ECRYPTO (id "") when
+ * the digest fails, which must not pass for a key id of zeros. */
+int key_id_of(const uint8_t pub[32], char id[65]);
 int key_sign(EVP_PKEY *k, const void *msg, size_t len, uint8_t sig[64],
     struct tg_error *err);
 int key_verify_raw(const uint8_t pub[32], const void *msg, size_t len,

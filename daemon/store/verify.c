@@ -315,7 +315,12 @@ load_keys(struct vstate *v, const uint8_t *trusted, struct tg_error *err)
 		memset(k, 0, sizeof(*k));
 		if (sqlite3_column_bytes(st, 1) == 32)
 			memcpy(k->pub, sqlite3_column_blob(st, 1), 32);
-		key_id_of(k->pub, k->id);
+		if (key_id_of(k->pub, k->id) != 0) {
+			/* Could not check, which is not damage. */
+			sqlite3_finalize(st);
+			return tg_error_set(err, TG_ECRYPTO, "cannot hash key "
+			    "%zu of the chain", v->nkeys);
+		}
 		k->first_seq = (uint64_t)sqlite3_column_int64(st, 2);
 	}
 	sqlite3_finalize(st);
@@ -766,7 +771,9 @@ audit_receipt_verify(const struct audit_receipt *r, const char *payload_sha256,
 	{
 		char kid[65];
 
-		key_id_of(pub, kid);
+		if (key_id_of(pub, kid) != 0)
+			return tg_error_set(err, TG_ECRYPTO, "cannot hash the "
+			    "key");
 		if (strcmp(kid, r->key_id) != 0)
 			return tg_error_set(err, TG_EINVAL, "the receipt names "
 			    "key %.16s, not this key (%.16s)", r->key_id, kid);

@@ -36,6 +36,18 @@ int api_query_parse(const char *buf, size_t len, struct tg_arena *arena,
  * ignored. */
 void api_set_limits(unsigned depth_max, size_t string_max);
 
+/*
+ * json_loadb that also says whether it failed for want of memory (*nomem),
+ * which a decoder must answer with -ENOMEM (503), not as a syntax error in
+ * the input (400).  Use it for every parse: jansson 2.14 corrupts memory
+ * when an allocation fails while it parses, and this wrapper keeps it from
+ * ever seeing one (query_json.c).  jerr may be NULL.  Switches jansson's
+ * allocator on first use (api_set_limits does too, before threads start).
+ * Returns a new reference or NULL.  Thread-safe.
+ */
+json_t *api_json_loadb(const char *buf, size_t len, size_t flags,
+    json_error_t *jerr, bool *nomem);
+
 /* Rebuilds a decision read back from its canonical (sorted) form in the
  * contract's key order, so it serializes to the bytes first answered.
  * Returns a new reference or NULL. */

@@ -56,6 +56,16 @@ int audit_open(const char *data_dir, unsigned flags, struct tg_audit **out,
     struct tg_error *err);
 void audit_close(struct tg_audit *a);	/* NULL is a no-op */
 
+/*
+ * Whether the log still takes writes.  After an I/O error in a write (not
+ * a full disk, not a busy database) it takes none through this open log:
+ * audit_tx_begin and everything that writes fail with TG_EIO, saying why,
+ * until the log is closed and opened again (tiergate restarted), when
+ * SQLite's recovery reads back what the file really holds.  why (may be
+ * NULL) gets the reason, "" when writable.  Thread-safe.
+ */
+bool audit_writable(struct tg_audit *a, char *why, size_t size);
+
 /* The current key id: SHA-256 of the raw Ed25519 public key, hex. */
 const char *audit_key_id(const struct tg_audit *a);
 /* The log's origin line, e.g. "tiergate/5f1c3a9e0b7d4c21". */
