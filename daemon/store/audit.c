@@ -184,14 +184,18 @@ run_ctl(struct tg_audit *a, enum ctl which, struct tg_error *err)
 	if (*st == NULL) {
 		rc = sqlite3_prepare_v2(a->db, sql[which], -1, st, NULL);
 		if (rc != SQLITE_OK)
-			return store_sqlite_error(err, a->db, rc, "database");
+			return write_error(a, err, rc, "database");
 	}
 	rc = sqlite3_step(*st);
-	/* Reset at once: a stepped statement left pending would keep
-	 * COMMIT from checkpointing the WAL. */
+	/* The error is read before the reset; and the reset comes at once:
+	 * a stepped statement left pending would keep COMMIT from
+	 * checkpointing the WAL. */
+	if (rc != SQLITE_DONE) {
+		rc = write_error(a, err, rc, "database");
+		sqlite3_reset(*st);
+		return rc;
+	}
 	sqlite3_reset(*st);
-	if (rc != SQLITE_DONE)
-		return store_sqlite_error(err, a->db, rc, "database");
 	return 0;
 }
 
@@ -656,8 +660,22 @@ wal_checkpoint(struct tg_audit *a, bool force, struct tg_error *err)
 	    SQLITE_CHECKPOINT_RESTART : SQLITE_CHECKPOINT_PASSIVE, &log, &done);
 	if (rc == SQLITE_BUSY && !force)
 		return 0;	/* a passive one may always come back later */
-	if (rc != SQLITE_OK)
-		return store_sqlite_error(err, a->ckdb, rc, "WAL checkpoint");
+	if (rc != SQLITE_OK) {
+		int ext = sqlite3_extended_errcode(a->ckdb);
+
+		rc = store_sqlite_error(err, a->ckdb, rc, "WAL checkpoint");
+		/* A failed write or fsync of the database file is the same
+		 * doubt as one of the WAL (io_failed): no more writes. */
+		if ((ext & 0xff) == SQLITE_IOERR && ext != SQLITE_IOERR_NOMEM) {
+			pthread_mutex_lock(&a->mu);
+			if (a->broken[0] == '\0')
+				(void)snprintf(a->broken, sizeof(a->broken),
+				    "WAL checkpoint: %s (SQLite extended code "
+				    "%d)", sqlite3_errmsg(a->ckdb), ext);
+			pthread_mutex_unlock(&a->mu);
+		}
+		return rc;
+	}
 	if (force || done >= log)
 		atomic_store(&a->wal_pages, 0);
 	return 0;

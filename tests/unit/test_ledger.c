@@ -64,6 +64,7 @@
 #include <sqlite3.h>
 
 #include "tiergate/api.h"
+#include "tiergate/jcs.h"
 #include "tiergate/audit.h"
 #include "tiergate/engine.h"
 #include "tiergate/error.h"
@@ -235,7 +236,13 @@ decide_timed(struct tg_audit *a, const char *text, int *rcp,
 		t1 = now_s();
 	}
 	if (rc == 0) {
-		rc = api_decide_in_tx(tx, pack, q, req, id, &j, &d, err);
+		char *reqc = req != NULL ? jcs_dumps(req) : NULL;
+
+		rc = api_decide_in_tx(tx, pack, q, reqc,
+		    reqc != NULL ? strlen(reqc) : 0, id, &d, err);
+		free(reqc);
+		if (rc == 0 && (j = api_decision_to_json(d, id)) == NULL)
+			rc = -ENOMEM;
 		if (rc != 0)
 			audit_tx_abort(tx);
 		else
@@ -1052,8 +1059,10 @@ decide_and_fail(struct tg_audit *a, const char *id, bool commit)
 	assert_int_equal(api_query_parse(q, strlen(q), arena, date_today(),
 	    &qq, &err), 0);
 	assert_int_equal(audit_tx_begin(a, &tx, &err), 0);
-	assert_int_equal(api_decide_in_tx(tx, pack, qq, NULL, id, &j, &d,
+	assert_int_equal(api_decide_in_tx(tx, pack, qq, NULL, 0, id, &d,
 	    &err), 0);
+	j = api_decision_to_json(d, id);
+	assert_non_null(j);
 	assert_authorized(j, 0, "LPP", NULL);
 	assert_amount(quota_field(j, "lpp", "fail-1", "used"), 3166400);
 	assert_amount(quota_field(j, "lpp", "fail-1", "reserved"), 1583200);
