@@ -1769,8 +1769,12 @@ http_serve(const struct serve_opts *o)
 		goto out;
 	}
 	tg_error_clear(&err);
-	rc = audit_open(o->data_dir, AUDIT_CREATE | AUDIT_BG_CHECKPOINT,
-	    &s->audit, &err);
+	/* SQLite checkpoints the WAL inside the commit that crosses 1000
+	 * pages, not AUDIT_BG_CHECKPOINT: under a steady stream of groups a
+	 * checkpointer of its own never lets the WAL start over, and its
+	 * forced restarts stall the writer (make bench: p99 113 ms against
+	 * 13 ms inline, and fewer decisions/s). */
+	rc = audit_open(o->data_dir, AUDIT_CREATE, &s->audit, &err);
 	if (rc != 0) {
 		log_warnx("cannot open the audit log in '%s': %s", o->data_dir,
 		    err.msg);

@@ -38,8 +38,8 @@ struct audit_entry;
 #define AUDIT_CREATE 0x1	/* create the data dir, db and key if absent */
 #define AUDIT_READONLY 0x2	/* open for verification and reports */
 /* A thread of the log's own copies the WAL into the database, so that
- * commits never stop to do it (the daemon, screen); audit_close() stops
- * it. */
+ * commits never stop to do it (screen: large groups back to back);
+ * audit_close() stops it. */
 #define AUDIT_BG_CHECKPOINT 0x4
 
 #define AUDIT_KIND_MAX 24
