@@ -6,6 +6,8 @@
 #                   replay, then the same again under ASan+UBSan
 #   make bench      benchmarks (figures, not timed tests)
 #   make fuzz       libFuzzer targets (clang)
+#   make valgrind   the API tests with the daemon under valgrind (slow;
+#                   not part of make test)
 #   make install    PREFIX=/usr/local DESTDIR= (also: make uninstall)
 #   make deb        build/tiergate_VERSION_ARCH.deb (dpkg-buildpackage)
 #   make dist       build/tiergate-VERSION.tar.gz, a release tarball
@@ -107,8 +109,8 @@ OOM_WRAP += malloc calloc realloc reallocarray free strdup strndup
 endif
 
 .SECONDARY:
-.PHONY: all run test test-one bench fuzz lint check-deps install clean deps \
-	uninstall dist deb
+.PHONY: all run test test-one bench fuzz valgrind lint check-deps install \
+	clean deps uninstall dist deb
 all: $(BIN)
 
 deps:
@@ -187,6 +189,13 @@ bench: $(BENCH_BIN) $(BENCH_AUDIT_BIN) $(BIN)
 
 fuzz:
 	@sh tests/fuzz/run_fuzz.sh
+
+# valgrind and the sanitizers do not mix: the release build only.
+valgrind: $(BIN)
+ifdef SANITIZE
+	@echo "make valgrind: not with SANITIZE (use the plain build)" >&2; exit 2
+endif
+	@sh tests/valgrind.sh $(BIN)
 
 # ---- install ---------------------------------------------------------
 # make install [PREFIX=/usr/local] [DESTDIR=]: the binary, the rules and

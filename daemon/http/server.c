@@ -50,6 +50,8 @@
 #include "tiergate/util.h"
 #include "tiergate/uuid.h"
 
+#include "server_int.h"
+
 #define GROUP_MAX 512		/* decisions per commit group */
 #define NROUTES 16
 #define REPORTS_MAX 2		/* reports being built at once */
@@ -148,6 +150,8 @@ struct server {
 
 	char *openapi;
 	size_t openapi_len;
+	char *tls_cert, *tls_key;	/* PEM, for libmicrohttpd's lifetime */
+	bool writer_running;		/* writer started: join it */
 
 	/* metrics */
 	atomic_ulong req_count[NROUTES][6];	/* by status class 1xx..5xx */
@@ -275,10 +279,21 @@ problem(struct MHD_Connection *c, struct req *r, unsigned status,
     const char *detail, const char *pointer, const char *retry)
 {
 	json_t *p, *errs;
-	char type[96];
+	char type[96], d[1024], ptr[TG_ERR_POINTER_MAX];
 	enum MHD_Result ret;
 	char *s;
 
+	/* A message may quote what the client sent (a path segment is any
+	 * bytes once percent-decoded): jansson refuses ill-formed UTF-8,
+	 * and a problem is application/problem+json whatever it says. */
+	snprintf(d, sizeof(d), "%s", detail);
+	utf8_clean(d);
+	detail = d;
+	if (pointer != NULL) {
+		snprintf(ptr, sizeof(ptr), "%s", pointer);
+		utf8_clean(ptr);
+		pointer = ptr;
+	}
 	snprintf(type, sizeof(type), "https://tiergate.invalid/problems/%u",
 	    status);
 	errs = json_array();
@@ -1384,7 +1399,8 @@ find_route(const char *method, const char *url, char *id, size_t idsize,
 		method = "GET";
 	allow[0] = '\0';
 	for (size_t i = 0; i < ROUTE_COUNT; i++) {
-		char tmp[80];
+		/* Set only by a pattern with a "*": empty for the others. */
+		char tmp[80] = "";
 		size_t n = strlen(allow);
 
 		if (!match(routes[i].pattern, url, tmp, sizeof(tmp)))
@@ -1729,19 +1745,22 @@ slurp(const char *path, size_t *len)
 	return p;
 }
 
+/* ---- building and freeing the server ------------------------------------ */
+
 int
-http_serve(const struct serve_opts *o)
+http_server_new(const struct serve_opts *o, unsigned mhd_flags,
+    struct server **out)
 {
 	struct server *s;
 	struct sockaddr_storage ss;
 	struct tg_error err;
 	socklen_t sslen;
-	sigset_t set;
-	char *cert = NULL, *key = NULL;
 	size_t certlen = 0, keylen = 0;
 	unsigned flags;
-	int rc = 0, sig;
+	bool listening = (mhd_flags & MHD_USE_NO_LISTEN_SOCKET) == 0;
+	int rc = 0;
 
+	*out = NULL;
 	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return -ENOMEM;
@@ -1754,19 +1773,13 @@ http_serve(const struct serve_opts *o)
 	atomic_init(&s->lat_sum, 0);
 	atomic_init(&s->group_seconds, 0);
 
-	/* Signals are taken by sigwait in this thread only; every thread
-	 * started from here inherits the mask. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	if (parse_listen(s->cfg->listen, &ss, &sslen) != 0) {
+	/* Without a listening socket the address is not used (libmicrohttpd
+	 * ignores MHD_OPTION_SOCK_ADDR then); it stays zero. */
+	memset(&ss, 0, sizeof(ss));
+	if (listening && parse_listen(s->cfg->listen, &ss, &sslen) != 0) {
 		log_warnx("cannot parse listen address '%s'", s->cfg->listen);
 		rc = TG_EINVAL;
-		goto out;
+		goto fail;
 	}
 	tg_error_clear(&err);
 	/* SQLite checkpoints the WAL inside the commit that crosses 1000
@@ -1778,28 +1791,32 @@ http_serve(const struct serve_opts *o)
 	if (rc != 0) {
 		log_warnx("cannot open the audit log in '%s': %s", o->data_dir,
 		    err.msg);
-		goto out;
+		goto fail;
 	}
 	rc = reload_rules(s, "startup");
 	if (rc != 0)
-		goto out;
+		goto fail;
 	s->openapi = slurp(o->openapi_path, &s->openapi_len);
 	api_set_limits(s->cfg->json_depth_max, s->cfg->string_max);
-	if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
-		rc = -errno;
-		goto out;
+	/* pthread_create returns the error; it does not set errno. */
+	rc = pthread_create(&s->writer, NULL, writer_main, s);
+	if (rc != 0) {
+		log_warnx("cannot start the writer thread: %s", strerror(rc));
+		rc = -rc;
+		goto fail;
 	}
-	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-	    MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	s->writer_running = true;
+	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+	    mhd_flags;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	if (s->cfg->tls_cert != NULL) {
-		cert = slurp(s->cfg->tls_cert, &certlen);
-		key = slurp(s->cfg->tls_key, &keylen);
-		if (cert == NULL || key == NULL) {
+		s->tls_cert = slurp(s->cfg->tls_cert, &certlen);
+		s->tls_key = slurp(s->cfg->tls_key, &keylen);
+		if (s->tls_cert == NULL || s->tls_key == NULL) {
 			log_warnx("cannot read the TLS certificate or key");
 			rc = TG_EIO;
-			goto stop_writer;
+			goto fail;
 		}
 		flags |= MHD_USE_TLS;
 	}
@@ -1813,14 +1830,94 @@ http_serve(const struct serve_opts *o)
 	    (unsigned int)s->cfg->connections_per_ip,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
 	    MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s,
-	    cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert,
-	    MHD_OPTION_HTTPS_MEM_KEY, key,
+	    s->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END,
+	    s->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, s->tls_key,
 	    MHD_OPTION_END);
 	if (s->mhd == NULL) {
-		log_warnx("cannot listen on %s", s->cfg->listen);
+		if (listening)
+			log_warnx("cannot listen on %s", s->cfg->listen);
+		else
+			log_warnx("cannot start the HTTP server");
 		rc = TG_EIO;
-		goto stop_writer;
+		goto fail;
 	}
+	*out = s;
+	return 0;
+fail:
+	http_server_free(s);
+	return rc;
+}
+
+int
+http_server_add_connection(struct server *s, int fd)
+{
+	struct sockaddr_in sa;
+
+	/* As if from the loopback address: the per-address limit counts
+	 * these connections together. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (MHD_add_connection(s->mhd, fd, (struct sockaddr *)&sa,
+	    sizeof(sa)) != MHD_YES)
+		return errno != 0 ? -errno : TG_EIO;
+	return 0;
+}
+
+void
+http_server_free(struct server *s)
+{
+	if (s == NULL)
+		return;
+	if (s->writer_running) {
+		pthread_mutex_lock(&s->qmu);
+		s->stopping = true;
+		pthread_cond_broadcast(&s->qcv);
+		pthread_mutex_unlock(&s->qmu);
+		pthread_join(s->writer, NULL);
+	}
+	/* A report thread resumes its connection when done: the daemon
+	 * must outlive it. */
+	while (atomic_load(&s->reports) > 0)
+		usleep(10000);
+	if (s->mhd != NULL)
+		MHD_stop_daemon(s->mhd);
+	pack_unref(s->pack);
+	audit_close(s->audit);
+	free(s->openapi);
+	free(s->tls_cert);
+	if (s->tls_key != NULL) {
+		OPENSSL_cleanse(s->tls_key, strlen(s->tls_key));
+		free(s->tls_key);
+	}
+	pthread_cond_destroy(&s->qcv);
+	pthread_mutex_destroy(&s->rl_mu);
+	pthread_mutex_destroy(&s->qmu);
+	pthread_mutex_destroy(&s->pack_mu);
+	free(s);
+}
+
+/* ---- the daemon ------------------------------------------------------------ */
+
+int
+http_serve(const struct serve_opts *o)
+{
+	struct server *s;
+	sigset_t set;
+	int rc, sig;
+
+	/* Signals are taken by sigwait in this thread only; every thread
+	 * started from here inherits the mask. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	rc = http_server_new(o, HTTP_SERVER_FLAGS, &s);
+	if (rc != 0)
+		return rc;
 	{
 		const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->mhd,
 		    MHD_DAEMON_INFO_BIND_PORT);
@@ -1855,25 +1952,6 @@ http_serve(const struct serve_opts *o)
 	(void)MHD_quiesce_daemon(s->mhd);
 	for (int i = 0; i < 3000 && atomic_load(&s->in_flight) > 0; i++)
 		usleep(10000);
-	rc = 0;
-stop_writer:
-	pthread_mutex_lock(&s->qmu);
-	s->stopping = true;
-	pthread_cond_broadcast(&s->qcv);
-	pthread_mutex_unlock(&s->qmu);
-	pthread_join(s->writer, NULL);
-	/* A report thread resumes its connection when done: the daemon
-	 * must outlive it. */
-	while (atomic_load(&s->reports) > 0)
-		usleep(10000);
-	if (s->mhd != NULL)
-		MHD_stop_daemon(s->mhd);
-out:
-	pack_unref(s->pack);
-	audit_close(s->audit);
-	free(s->openapi);
-	free(cert);
-	free(key);
-	free(s);
-	return rc;
+	http_server_free(s);
+	return 0;
 }

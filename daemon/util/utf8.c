@@ -3,6 +3,7 @@
  * without ever emitting ill-formed text.
  */
 #include <stdint.h>
+#include <string.h>
 
 #include "tiergate/util.h"
 
@@ -57,4 +58,18 @@ utf8_valid(const char *s, size_t n)
 		i += l;
 	}
 	return true;
+}
+
+void
+utf8_clean(char *s)
+{
+	size_t n = strlen(s), i, l;
+
+	for (i = 0; i < n; i += l) {
+		l = utf8_seq_len((const unsigned char *)s + i, n - i);
+		if (l == 0) {
+			s[i] = '?';
+			l = 1;
+		}
+	}
 }

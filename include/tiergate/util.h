@@ -101,6 +101,10 @@ bool cc_assigned(tg_cc cc);
  * 0 when it is ill-formed: truncated, overlong, a surrogate, or past
  * U+10FFFF (RFC 3629). */
 size_t utf8_seq_len(const unsigned char *s, size_t n);
+/* Replaces every byte of s that is not part of a well-formed sequence
+ * with '?', in place (the length stays): for text that may quote input
+ * and must go into JSON. */
+void utf8_clean(char *s);
 
 /* Whether s[0..n) is well-formed UTF-8 throughout. */
 bool utf8_valid(const char *s, size_t n);

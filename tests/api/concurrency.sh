@@ -3,8 +3,11 @@
 # requests of 100 H100 SXM each (1,583,200 TPP) for one consignee arrive at
 # once; LPP allows 26,900,000 TPP per consignee and year, so exactly 16 are
 # authorized under LPP and 32 need a license, whatever the interleaving.
+# TG_WRAP and TG_SLOW as in lib.sh (tests/valgrind.sh).
 set -u
 TG=${1:?usage: concurrency.sh TIERGATE}
+WRAP=${TG_WRAP:-}
+SLOW=${TG_SLOW:-1}
 case $TG in /*) ;; *) TG=$(pwd)/$TG ;; esac
 T=$(mktemp -d)
 PID=
@@ -20,10 +23,11 @@ no() { fail=$((fail + 1)); echo "not ok - $1"; }
 
 export TIERGATE_DATA_DIR="$T/data"
 TOKEN=$("$TG" token create --role screen --name conc 2>/dev/null)
-"$TG" serve --listen 127.0.0.1:0 2>"$T/log" &
+# shellcheck disable=SC2086
+$WRAP "$TG" serve --listen 127.0.0.1:0 2>"$T/log" &
 PID=$!
 port=
-for _ in $(seq 1 100); do
+for _ in $(seq 1 $((100 * SLOW))); do
 	port=$(sed -n 's/.*ready on port \([0-9]*\).*/\1/p' "$T/log")
 	[ -n "$port" ] && break
 	sleep 0.1
@@ -41,7 +45,7 @@ while [ $i -lt 48 ]; do
 	i=$((i + 1))
 done
 wait_curls() {
-	for _ in $(seq 1 300); do
+	for _ in $(seq 1 $((300 * SLOW))); do
 		n=$(cat "$T"/c* 2>/dev/null | grep -c .)
 		[ "$n" -ge 48 ] && return 0
 		sleep 0.1

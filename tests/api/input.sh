@@ -215,7 +215,7 @@ expect e 413 "$s" "a 2 KB body over body_max 1 KiB"
 # Content-Length says 10 MB, one byte follows: only an answer made from the
 # header can come before curl's time limit.
 s=$(req e POST /v1/decisions -H "Authorization: Bearer $S" -H "$JSON" \
-    -H "Content-Length: 10000000" --data x --max-time 5)
+    -H "Content-Length: 10000000" --data x --max-time $((5 * SLOW)))
 expect e 413 "$s" "Content-Length 10 MB: 413 before the body is read"
 s=$( (printf '{"reference": "x"'; echo "$pad"; printf '}') |
     req e POST /v1/decisions -H "Authorization: Bearer $S" -H "$JSON" \

@@ -22,6 +22,13 @@
 # with every tests/api/*.sh) it checks these helpers: a daemon starts on an
 # ephemeral port, answers /healthz and exits 0 on SIGTERM.
 #
+# Two variables run the daemons under a tool (tests/valgrind.sh):
+# TG_WRAP is a command line put before every `tiergate serve` (split at
+# spaces, e.g. "valgrind --leak-check=full --log-file=F"), and TG_SLOW a
+# whole number the waits for a daemon (start, answers, stop) are
+# multiplied by (default 1).  `tiergate` commands other than serve run
+# as they are.
+#
 # POSIX sh; needs curl and awk.  Linux only where /proc is read (lib's
 # conns, for the slow-client test).
 
@@ -48,6 +55,11 @@ fi
 
 T=$(mktemp -d) || exit 2
 DAEMONS=""
+WRAP=${TG_WRAP:-}
+SLOW=${TG_SLOW:-1}
+case $SLOW in
+'' | *[!0-9]* | 0) echo "api: TG_SLOW must be a whole number" >&2; exit 2 ;;
+esac
 pass=0
 fail=0
 
@@ -57,7 +69,7 @@ api_cleanup() {
 	done
 	for p in $DAEMONS; do
 		i=0
-		while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do
+		while kill -0 "$p" 2>/dev/null && [ $i -lt $((50 * SLOW)) ]; do
 			sleep 0.1
 			i=$((i + 1))
 		done
@@ -117,25 +129,27 @@ finish() {
 }
 
 # start NAME [CONFIG]: a daemon on data dir $T/NAME (kept when it exists,
-# so a restart finds its log), stderr appended to $T/NAME.log.  Waits up to
-# 20 s for "tiergate: ready on port N".  Returns 1 if it did not start.
+# so a restart finds its log), stderr appended to $T/NAME.log, under
+# $TG_WRAP if set.  Waits up to 20 s (times TG_SLOW) for "tiergate: ready
+# on port N".  Returns 1 if it did not start.
 start() {
 	DATA=$T/$1
 	LOG=$T/$1.log
 	touch "$LOG"
 	before=$(wc -l <"$LOG")
+	# shellcheck disable=SC2086
 	if [ $# -ge 2 ]; then
-		"$TG" --data-dir "$DATA" -c "$2" serve --listen 127.0.0.1:0 \
-		    >>"$LOG" 2>&1 </dev/null &
+		$WRAP "$TG" --data-dir "$DATA" -c "$2" serve \
+		    --listen 127.0.0.1:0 >>"$LOG" 2>&1 </dev/null &
 	else
-		"$TG" --data-dir "$DATA" serve --listen 127.0.0.1:0 \
+		$WRAP "$TG" --data-dir "$DATA" serve --listen 127.0.0.1:0 \
 		    >>"$LOG" 2>&1 </dev/null &
 	fi
 	DPID=$!
 	DAEMONS="$DAEMONS $DPID"
 	PORT=
 	i=0
-	while [ $i -lt 200 ]; do
+	while [ $i -lt $((200 * SLOW)) ]; do
 		# A restart appends to the log: only this run's lines count.
 		PORT=$(tail -n +"$((before + 1))" "$LOG" |
 		    sed -n 's/^tiergate: ready on port \([0-9]*\)$/\1/p')
@@ -153,12 +167,13 @@ start() {
 	return 0
 }
 
-# stop_daemon PID: SIGTERM, then wait (SIGKILL after 30 s); the exit
-# status is in RC.  Not in a command substitution: wait needs the parent.
+# stop_daemon PID: SIGTERM, then wait (SIGKILL after 30 s, times TG_SLOW);
+# the exit status is in RC.  Not in a command substitution: wait needs the
+# parent.
 stop_daemon() {
 	kill -TERM "$1" 2>/dev/null
 	i=0
-	while kill -0 "$1" 2>/dev/null && [ $i -lt 300 ]; do
+	while kill -0 "$1" 2>/dev/null && [ $i -lt $((300 * SLOW)) ]; do
 		sleep 0.1
 		i=$((i + 1))
 	done
@@ -192,7 +207,7 @@ req() {
 	p=$3
 	shift 3
 	curl -s -o "$T/$n.body" -D "$T/$n.hdr" -w '%{http_code}' \
-	    --max-time 30 -X "$m" "$@" "$U$p"
+	    --max-time $((30 * SLOW)) -X "$m" "$@" "$U$p"
 	echo "$m $p" >"$T/$n.req"
 }
 

@@ -127,7 +127,7 @@ if start crash; then
 	# At least 30 answers, then SIGKILL mid-stream.
 	i=0
 	while [ "$(grep -lx 201 "$T"/k*.st 2>/dev/null | wc -l)" -lt 30 ] &&
-	    [ $i -lt 200 ]; do
+	    [ $i -lt $((200 * SLOW)) ]; do
 		sleep 0.05
 		i=$((i + 1))
 	done

@@ -90,7 +90,7 @@ count_answers() {
 wait_answers() {
 	want=$(($(count_answers) + $1))
 	i=0
-	while [ "$(count_answers)" -lt $want ] && [ $i -lt 100 ]; do
+	while [ "$(count_answers)" -lt $want ] && [ $i -lt $((100 * SLOW)) ]; do
 		sleep 0.1
 		i=$((i + 1))
 	done
@@ -133,7 +133,7 @@ sed "s/^  version: \"$OLD_VERSION\"/  version: \"$OLD_VERSION-api\"/" \
     "$T/pack.orig" >"$PACK"
 kill -HUP "$DPID"
 i=0
-while [ $i -lt 50 ]; do
+while [ $i -lt $((50 * SLOW)) ]; do
 	rules_get r3
 	[ "$(pack_version r3)" = "$OLD_VERSION-api" ] && break
 	sleep 0.1

@@ -16,8 +16,9 @@
  *
  * Each input is handed over in a buffer of exactly its size, so that
  * AddressSanitizer catches a read one byte past the end as libFuzzer would.
- * An LLVMFuzzerInitialize() in the target is not called: the targets do
- * their one-time set-up lazily.
+ * A target's LLVMFuzzerInitialize(), when it has one (a weak reference
+ * says), is called once first with main's argc and argv, as libFuzzer
+ * does; the targets without one do their one-time set-up lazily.
  */
 #include <sys/types.h>
 #include <sys/stat.h>
@@ -40,6 +41,8 @@
 #define REPLAY_DIR_MAX 100000
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+extern int LLVMFuzzerInitialize(int *argc, char ***argv)
+    __attribute__((weak));
 
 /*
  * Present only when a sanitizer runtime is linked in; a weak reference is
@@ -245,6 +248,8 @@ main(int argc, char *argv[])
 		return 2;
 	}
 	catch_crashes();
+	if (LLVMFuzzerInitialize != NULL)
+		(void)LLVMFuzzerInitialize(&argc, &argv);
 	for (i = 1; i < argc; i++) {
 		if (stat(argv[i], &st) == -1)
 			failed(argv[i], strerror(errno));

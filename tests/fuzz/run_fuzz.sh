@@ -2,15 +2,19 @@
 # run_fuzz.sh [NAME...]: build and run the libFuzzer targets (`make fuzz`).
 #
 # Every tests/fuzz/fuzz_NAME.c (or only the NAMEs given) is linked with
-# clang -fsanitize=fuzzer,address,undefined against the util, engine and
-# api sources, compiled here with clang and the same sanitizers (the
+# clang -fsanitize=fuzzer,address,undefined against the util, engine,
+# store, api and http sources (and libmicrohttpd: fuzz_http runs the
+# daemon's request path in-process), compiled here with clang and the
+# same sanitizers (the
 # Makefile's library is built with cc and without the fuzzer's coverage
 # instrumentation, so it cannot be reused).  Everything is built in
 # build/fuzz/.
 #
 # Each target then runs for FUZZ_SECONDS (default 60) on a copy of its seed
 # corpus, build/fuzz/corpus-NAME, so new inputs never land in the
-# repository.  Seeds called crash-* are known reproducers: they are run
+# repository; with tests/fuzz/NAME.dict as its dictionary when there is
+# one, and the libFuzzer flags in tests/fuzz/NAME.flags (words, and
+# comments from #) when there are.  Seeds called crash-* are known reproducers: they are run
 # once on their own first (one that still crashes fails the target) and
 # are left out of the fuzzing corpus, so a known bug does not stop the
 # search for new ones.  A crash, a sanitizer report, a timeout (10 s) or a
@@ -39,9 +43,11 @@ command -v "$FUZZ_CC" >/dev/null 2>&1 || {
 	    "libclang-rt-14-dev: sh packaging/deps.sh)" >&2
 	exit 2
 }
-if ! pkg_cflags=$($PKG_CONFIG --cflags yaml-0.1 libcrypto jansson sqlite3) ||
-    ! pkg_libs=$($PKG_CONFIG --libs yaml-0.1 libcrypto jansson sqlite3); then
-	echo "run_fuzz: pkg-config cannot find yaml-0.1 libcrypto jansson" >&2
+PKGS="yaml-0.1 libcrypto jansson sqlite3 libmicrohttpd"
+# shellcheck disable=SC2086
+if ! pkg_cflags=$($PKG_CONFIG --cflags $PKGS) ||
+    ! pkg_libs=$($PKG_CONFIG --libs $PKGS); then
+	echo "run_fuzz: pkg-config cannot find $PKGS" >&2
 	exit 2
 fi
 
@@ -59,8 +65,10 @@ mkdir -p "$B/obj" || exit 2
 
 # ---- the library, instrumented for coverage --------------------------
 objs=""
-# The api layer reaches the store (the ledger pipeline), so both go in.
-for src in daemon/util/*.c daemon/engine/*.c daemon/store/*.c daemon/api/*.c; do
+# The api layer reaches the store (the ledger pipeline), so both go in;
+# http for fuzz_http.
+for src in daemon/util/*.c daemon/engine/*.c daemon/store/*.c daemon/api/*.c \
+    daemon/http/*.c; do
 	[ -f "$src" ] || continue
 	obj=$B/obj/$(echo "${src%.c}" | tr / _).o
 	# shellcheck disable=SC2086
@@ -148,10 +156,16 @@ for name in $names; do
 		echo "run_fuzz: no seed corpus '$seeds'; starting empty"
 	fi
 
+	dict=
+	[ -f "tests/fuzz/$name.dict" ] && dict=-dict=tests/fuzz/$name.dict
+	flags=
+	[ -f "tests/fuzz/$name.flags" ] &&
+	    flags=$(sed 's/#.*//' "tests/fuzz/$name.flags" | tr '\n' ' ')
 	echo "fuzzing for ${FUZZ_SECONDS}s (log: $log)"
 	# shellcheck disable=SC2086
 	"$bin" -max_len=65536 -timeout=10 -max_total_time="$FUZZ_SECONDS" \
-	    -print_final_stats=1 -artifact_prefix="$art/" $FUZZ_FLAGS \
+	    -print_final_stats=1 -artifact_prefix="$art/" $dict $flags \
+	    $FUZZ_FLAGS \
 	    "$corpus" >"$log" 2>&1
 	rc=$?
 	stats=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -n 1 |

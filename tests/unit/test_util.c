@@ -743,6 +743,38 @@ test_uuid_v7(void **state)
 	}
 }
 
+/* ---- UTF-8 --------------------------------------------------------------- */
+
+/* utf8_clean: what a problem+json detail goes through (a fuzz_http find:
+ * a percent-decoded path segment quoted in a 404 made jansson refuse the
+ * problem, and the answer went out as text/plain). */
+static void
+test_utf8_clean(void **state)
+{
+	static const struct {
+		const char *in, *want;
+	} cases[] = {
+		{ "", "" },
+		{ "no decision '0190'", "no decision '0190'" },
+		{ "\xc3\x84 \xe2\x82\xac \xf0\x9f\x98\x80",
+		    "\xc3\x84 \xe2\x82\xac \xf0\x9f\x98\x80" },
+		{ "id '\xf7'", "id '?'" },			/* not a lead */
+		{ "cut \xe2\x82", "cut ??" },			/* truncated */
+		{ "\xc0\xaf", "??" },				/* overlong */
+		{ "\xed\xa0\x80", "???" },			/* surrogate */
+		{ "\xf4\x90\x80\x80", "????" },		/* > U+10FFFF */
+		{ "\x80\xc3\x84\xff", "?\xc3\x84?" },
+	};
+	char buf[64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(buf, sizeof(buf), "%s", cases[i].in);
+		utf8_clean(buf);
+		assert_string_equal(buf, cases[i].want);
+	}
+}
+
 /* ---- names -------------------------------------------------------------- */
 
 static void
@@ -801,6 +833,7 @@ main(void)
 		cmocka_unit_test(test_log),
 		cmocka_unit_test(test_fatal),
 		cmocka_unit_test(test_uuid_v7),
+		cmocka_unit_test(test_utf8_clean),
 		cmocka_unit_test(test_names),
 	};
 
