@@ -112,12 +112,12 @@ CLIENTS=3		# curl loops
 FIRSTUSE=30		# first uses killed (phase 3)
 LPP_LIMIT=26900000
 LIC_TPP=60000000
-SLOW=${KILL_LOOP_SLOW:-0}
+KL_SLOW=${KILL_LOOP_SLOW:-0}
 case $TG in
-*/san/*) SLOW=1 ;;
+*/san/*) KL_SLOW=1 ;;
 esac
 ROWS=3000
-[ "$SLOW" = 1 ] && ROWS=2000
+[ "$KL_SLOW" = 1 ] && ROWS=2000
 [ "$CYCLES" -lt $MINKILLS ] && CYCLES=$MINKILLS
 SEED=${KILL_LOOP_SEED:-$$}
 echo "# seed $SEED (KILL_LOOP_SEED=$SEED replays the random choices)"
