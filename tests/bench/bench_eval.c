@@ -16,7 +16,7 @@
  * The figures are for reading, not a pass/fail test; the target from the
  * issue (>= 1,000,000 decisions/s for the 3-item query) is printed beside
  * them.  The exit status is non-zero only when something fails to run.
- * BENCH_ONLY=eval3|eval1|json|parse runs one figure alone, for a profiler:
+ * BENCH_ONLY=eval3|eval1|json|parse|text runs one figure alone, for a profiler:
  *
  *	BENCH_ONLY=eval3 perf record -g build/tests/bench_eval rules
  */
@@ -36,7 +36,7 @@
 #define TARGET_PER_SEC 1000000.0
 /* Iterations between clock reads: keeps clock_gettime out of the figure. */
 #define BATCH 256
-#define NFIG 4
+#define NFIG 5
 
 static const char query3[] =
     "{\"reference\": \"bench-3\", \"date\": \"2025-06-02\","
@@ -131,6 +131,25 @@ step_json(struct bench *b)
 		return -ENOMEM;
 	free(s);
 	return 0;
+}
+
+/* What the daemon does instead (decision_text.c): the answer and the
+ * canonical form the log hashes, written without a tree. */
+static int
+step_text(struct bench *b)
+{
+	static const char id[] = "0190b1c2-7d4e-7000-8000-000000000001";
+	struct tg_buf t;
+	int rc;
+
+	buf_init(&t, (size_t)16 << 20);
+	rc = api_decision_text(b->d, id, NULL, &t);
+	if (rc == 0) {
+		t.len = 0;
+		rc = api_decision_jcs(b->d, id, &t);
+	}
+	buf_release(&t);
+	return rc;
 }
 
 static int
@@ -263,6 +282,9 @@ main(int argc, char *argv[])
 		    "3-item decision (api_decision_to_json + api_dumps)", 0 },
 		{ "parse", step_parse, &b3, "parse", "queries", "query",
 		    "3-item query (api_query_parse, fresh arena)", 0 },
+		{ "text", step_text, &b3, "text", "encodes", "decision",
+		    "3-item decision, answer and canonical form "
+		    "(api_decision_text + api_decision_jcs, as the daemon)", 0 },
 	};
 	const char *only;
 	double v;
@@ -289,9 +311,9 @@ main(int argc, char *argv[])
 		only = NULL;
 	if (only != NULL && strcmp(only, "eval3") != 0 &&
 	    strcmp(only, "eval1") != 0 && strcmp(only, "json") != 0 &&
-	    strcmp(only, "parse") != 0) {
+	    strcmp(only, "parse") != 0 && strcmp(only, "text") != 0) {
 		fprintf(stderr, "bench_eval: BENCH_ONLY must be eval3, eval1, "
-		    "json or parse\n");
+		    "json, parse or text\n");
 		return 2;
 	}
 
