@@ -65,11 +65,9 @@ raws(struct emit *e, const char *s)
 static void
 newline(struct emit *e, int depth)
 {
-	static const char spaces[] = "                ";
+	static const char nl[] = "\n                ";	/* DEPTH_MAX * 2 */
 
-	raw(e, "\n", 1);
-	for (int i = 0; i < depth; i++)
-		raw(e, spaces, 2);
+	raw(e, nl, 1 + 2 * (size_t)depth);
 }
 
 /* Whatever precedes a new member or element. */

@@ -236,7 +236,7 @@ cli_check(const struct cli_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	text = out.p;
-	out.p = NULL;
+	buf_init(&out, 0);	/* the text is ours now */
 	if (fputs(text, stdout) == EOF || fputc('\n', stdout) == EOF ||
 	    fflush(stdout) == EOF) {
 		log_warn("cannot write the decision");

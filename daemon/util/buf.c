@@ -67,6 +67,14 @@ buf_add(struct tg_buf *b, const void *data, size_t len)
 {
 	int rc;
 
+	/* Room already (alloc never exceeds cap + 1, so the cap holds too):
+	 * the writers of decision_text.c append a few bytes at a time. */
+	if (len < b->alloc - b->len) {
+		memcpy(b->p + b->len, data, len);
+		b->len += len;
+		b->p[b->len] = '\0';
+		return 0;
+	}
 	rc = buf_grow(b, len);
 	if (rc != 0)
 		return rc;
