@@ -39,6 +39,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "tiergate/api.h"
 #include "tiergate/audit.h"
@@ -545,6 +546,26 @@ rate_ok(struct server *s, const char *id, unsigned *retry)
 		*retry = (unsigned)ceil((1 - b->tokens) / rate);
 	pthread_mutex_unlock(&s->rl_mu);
 	return ok;
+}
+
+/* Whether two secrets are equal, in a time that depends on neither their
+ * contents nor their lengths: their SHA-256 digests are compared with
+ * CRYPTO_memcmp (a length check first would tell the length). */
+static bool
+same_secret(const char *a, const char *b)
+{
+	unsigned char ha[32], hb[32];
+	unsigned int la = 0, lb = 0;
+	bool same;
+
+	if (EVP_Digest(a, strlen(a), ha, &la, EVP_sha256(), NULL) != 1 ||
+	    EVP_Digest(b, strlen(b), hb, &lb, EVP_sha256(), NULL) != 1 ||
+	    la != 32 || lb != 32)
+		return false;
+	same = CRYPTO_memcmp(ha, hb, 32) == 0;
+	OPENSSL_cleanse(ha, sizeof(ha));
+	OPENSSL_cleanse(hb, sizeof(hb));
+	return same;
 }
 
 static void
@@ -1444,9 +1465,7 @@ first_call(struct server *s, struct MHD_Connection *c, struct req *r,
 
 			if (s->cfg->metrics_token != NULL &&
 			    r->route->fn == h_metrics &&
-			    strlen(tok) == strlen(s->cfg->metrics_token) &&
-			    CRYPTO_memcmp(tok, s->cfg->metrics_token,
-			    strlen(tok)) == 0)
+			    same_secret(tok, s->cfg->metrics_token))
 				r->role = TG_ROLE_ADMIN;
 			else
 				check_token(s, tok, &r->role, r->token_id);
