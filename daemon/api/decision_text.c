@@ -25,6 +25,8 @@
  */
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -39,7 +41,7 @@
 #define EXACT_INT_MAX 9007199254740992.0
 
 /* The emitter: separators, indentation and value spelling for one of the
- * two styles; the traversals below only say what comes in which order. */
+ * two styles; the member tables below only say what an object holds. */
 struct emit {
 	struct tg_buf *b;
 	int rc;
@@ -234,317 +236,493 @@ num(struct emit *e, double x)
 		e->rc = pretty_real(e->b, x);
 }
 
-/* A counter (receipt sequence numbers, tree sizes): json_integer in
- * the tree, so every digit, even past 2^53. */
+/* ---- the members of each object ------------------------------------------ */
+
+/*
+ * Each object of a decision is one table of its members, in contract.md's
+ * order (the order decision_json.c builds them in, and the answer's).  The
+ * canonical form writes the same members sorted by name, RFC 8785's order
+ * (every key is ASCII, so byte order is UTF-16 order): that order is
+ * derived from the tables once, not written out a second time.
+ */
+enum mkind {
+	M_STR,		/* a const char * at off; NULL is null */
+	M_ARR,		/* a char array at off */
+	M_NUM,		/* a double at off, as num() */
+	M_FN		/* put() writes the value */
+};
+
+struct member {
+	const char *name;
+	enum mkind kind;
+	size_t off;
+	void (*put)(struct emit *, const void *obj);
+	bool (*has)(const void *obj);	/* NULL: always there */
+};
+
+#define MSTR(n, T, f)	{ n, M_STR, offsetof(T, f), NULL, NULL }
+#define MARR(n, T, f)	{ n, M_ARR, offsetof(T, f), NULL, NULL }
+#define MNUM(n, T, f)	{ n, M_NUM, offsetof(T, f), NULL, NULL }
+#define MFN(n, fn)	{ n, M_FN, 0, fn, NULL }
+#define MAX_MEMBERS 16
+#define NMEMBERS(m)	(sizeof(m) / sizeof((m)[0]))
+#define TABLE(m)	{ m, NMEMBERS(m), { 0 } }
+
+/* A table and its canonical order (indexes into it), made once. */
+struct table {
+	const struct member *m;
+	size_t n;
+	size_t sorted[MAX_MEMBERS];
+};
+
 static void
-kuint(struct emit *e, const char *k, uint64_t v)
+object(struct emit *e, struct table *t, const void *obj)
+{
+	const struct member *m;
+
+	open_(e, '{');
+	for (size_t i = 0; i < t->n; i++) {
+		m = &t->m[e->pretty ? i : t->sorted[i]];
+		if (m->has != NULL && !m->has(obj))
+			continue;
+		key(e, m->name);
+		switch (m->kind) {
+		case M_STR:
+			str(e, *(const char *const *)(const void *)
+			    ((const char *)obj + m->off));
+			break;
+		case M_ARR:
+			str(e, (const char *)obj + m->off);
+			break;
+		case M_NUM:
+			num(e, *(const double *)(const void *)
+			    ((const char *)obj + m->off));
+			break;
+		case M_FN:
+			m->put(e, obj);
+			break;
+		}
+	}
+	close_(e, '}');
+}
+
+/* The top level: the decision, its id, and the receipt (answers only). */
+struct top {
+	const struct tg_decision *d;
+	const char *id;
+	const struct audit_receipt *r;
+};
+
+#define TOP(o)	(((const struct top *)(o))->d)
+
+static void
+put_reason_text(struct emit *e, const void *o)
+{
+	const struct tg_reason *r = o;
+	char text[1024];
+
+	str(e, r->qnote == TG_QNOTE_NONE ? r->text :
+	    reason_text(r, text, sizeof(text)));
+}
+
+static const struct member reason_m[] = {
+	MSTR("rule", struct tg_reason, rule),
+	MSTR("citation", struct tg_reason, citation),
+	MFN("text", put_reason_text),
+};
+static struct table reason_t = TABLE(reason_m);
+_Static_assert(NMEMBERS(reason_m) <= MAX_MEMBERS,
+    "reason_m: too many members");
+
+static void
+put_index(struct emit *e, const void *o)
+{
+	num(e, (double)((const struct tg_item_decision *)o)->index);
+}
+
+static void
+put_item_outcome(struct emit *e, const void *o)
+{
+	str(e, outcome_name(((const struct tg_item_decision *)o)->outcome));
+}
+
+static void
+put_review(struct emit *e, const void *o)
+{
+	str(e, review_name(((const struct tg_item_decision *)o)->review));
+}
+
+static void
+put_reasons(struct emit *e, const void *o)
+{
+	const struct tg_item_decision *it = o;
+
+	open_(e, '[');
+	for (size_t i = 0; i < it->nreasons; i++)
+		object(e, &reason_t, &it->reasons[i]);
+	close_(e, ']');
+}
+
+static bool
+has_license(const void *o)
+{
+	return ((const struct tg_item_decision *)o)->license != NULL;
+}
+
+/* Only models have effective operations (4E091); NAN elsewhere. */
+static bool
+has_operations(const void *o)
+{
+	return !isnan(((const struct tg_item_decision *)o)->operations);
+}
+
+static const struct member item_m[] = {
+	MFN("index", put_index),
+	MSTR("eccn", struct tg_item_decision, eccn),
+	MFN("outcome", put_item_outcome),
+	MSTR("authorization", struct tg_item_decision, authorization),
+	{ "license", M_STR, offsetof(struct tg_item_decision, license), NULL,
+	    has_license },
+	MFN("review_policy", put_review),
+	MNUM("tpp", struct tg_item_decision, tpp),
+	{ "operations", M_NUM, offsetof(struct tg_item_decision, operations),
+	    NULL, has_operations },
+	MFN("reasons", put_reasons),
+};
+static struct table item_t = TABLE(item_m);
+_Static_assert(NMEMBERS(item_m) <= MAX_MEMBERS,
+    "item_m: too many members");
+
+static const struct member quota_m[] = {
+	MSTR("name", struct tg_quota_use, name),
+	MSTR("key", struct tg_quota_use, key),
+	MSTR("period", struct tg_quota_use, period),
+	MNUM("used", struct tg_quota_use, used),
+	MNUM("limit", struct tg_quota_use, limit),
+	MNUM("reserved", struct tg_quota_use, reserved),
+};
+static struct table quota_t = TABLE(quota_m);
+_Static_assert(NMEMBERS(quota_m) <= MAX_MEMBERS,
+    "quota_m: too many members");
+
+static void
+put_flag_item(struct emit *e, const void *o)
+{
+	long item = ((const struct tg_red_flag *)o)->item;
+
+	if (item < 0)
+		lit(e, "null");
+	else
+		num(e, (double)item);
+}
+
+static const struct member flag_m[] = {
+	MSTR("rule", struct tg_red_flag, rule),
+	MSTR("citation", struct tg_red_flag, citation),
+	MSTR("text", struct tg_red_flag, text),
+	MFN("item", put_flag_item),
+};
+static struct table flag_t = TABLE(flag_m);
+_Static_assert(NMEMBERS(flag_m) <= MAX_MEMBERS,
+    "flag_m: too many members");
+
+/* The destination and the rules are objects of the decision's own
+ * fields. */
+static void
+put_country(struct emit *e, const void *o)
+{
+	const struct tg_decision *d = o;
+
+	str(e, d->destination == TG_CC_NONE ? NULL : cc_str(d->destination));
+}
+
+/* The tier is 1, 2 or 3; anything else means the pack did not classify
+ * the country, which null says without inventing a tier. */
+static void
+put_tier(struct emit *e, const void *o)
+{
+	const struct tg_decision *d = o;
+
+	if (d->tier >= 1 && d->tier <= 3)
+		num(e, d->tier);
+	else
+		lit(e, "null");
+}
+
+static void
+put_country_given(struct emit *e, const void *o)
+{
+	str(e, cc_str(((const struct tg_decision *)o)->destination_given));
+}
+
+/* HK is decided as CN: what was asked shows only when it differs. */
+static bool
+has_country_given(const void *o)
+{
+	const struct tg_decision *d = o;
+
+	return d->destination_given != TG_CC_NONE &&
+	    d->destination_given != d->destination;
+}
+
+static const struct member dest_m[] = {
+	MFN("country", put_country),
+	MFN("tier", put_tier),
+	{ "country_given", M_FN, 0, put_country_given, has_country_given },
+};
+static struct table dest_t = TABLE(dest_m);
+_Static_assert(NMEMBERS(dest_m) <= MAX_MEMBERS,
+    "dest_m: too many members");
+
+static const struct member rules_m[] = {
+	MSTR("pack", struct tg_decision, pack_name),
+	MSTR("version", struct tg_decision, pack_version),
+	MSTR("sha256", struct tg_decision, pack_sha256),
+};
+static struct table rules_t = TABLE(rules_m);
+_Static_assert(NMEMBERS(rules_m) <= MAX_MEMBERS,
+    "rules_m: too many members");
+
+/* A counter (receipt sequence numbers, tree sizes): json_integer in the
+ * tree, so every digit, even past 2^53. */
+static void
+uint_(struct emit *e, uint64_t v)
 {
 	char t[24];
 
-	key(e, k);
 	sep(e);
 	snprintf(t, sizeof(t), "%" PRIu64, v);
 	raws(e, t);
 }
 
 static void
-kstr(struct emit *e, const char *k, const char *s)
+put_seq(struct emit *e, const void *o)
 {
-	key(e, k);
-	str(e, s);
+	uint_(e, ((const struct audit_receipt *)o)->seq);
 }
 
 static void
-knum(struct emit *e, const char *k, double x)
+put_leaf_index(struct emit *e, const void *o)
 {
-	key(e, k);
-	num(e, x);
+	uint_(e, ((const struct audit_receipt *)o)->leaf_index);
 }
-
-static int
-finish(struct emit *e, size_t len0)
-{
-	if (e->rc != 0 && e->b->p != NULL) {
-		e->b->len = len0;
-		e->b->p[len0] = '\0';
-	}
-	return e->rc;
-}
-
-static const char *
-reason_str(const struct tg_reason *r, char *buf, size_t size)
-{
-	return r->qnote == TG_QNOTE_NONE ? r->text :
-	    reason_text(r, buf, size);
-}
-
-/* ---- the canonical form: members in RFC 8785 (sorted) order ------------- */
 
 static void
-jcs_item(struct emit *e, const struct tg_item_decision *it)
+put_tree_size(struct emit *e, const void *o)
 {
-	char text[1024];
-
-	open_(e, '{');
-	kstr(e, "authorization", it->authorization);
-	kstr(e, "eccn", it->eccn);
-	knum(e, "index", (double)it->index);
-	if (it->license != NULL)
-		kstr(e, "license", it->license);
-	if (!isnan(it->operations))
-		knum(e, "operations", it->operations);
-	kstr(e, "outcome", outcome_name(it->outcome));
-	key(e, "reasons");
-	open_(e, '[');
-	for (size_t i = 0; i < it->nreasons; i++) {
-		const struct tg_reason *r = &it->reasons[i];
-
-		open_(e, '{');
-		kstr(e, "citation", r->citation);
-		kstr(e, "rule", r->rule);
-		kstr(e, "text", reason_str(r, text, sizeof(text)));
-		close_(e, '}');
-	}
-	close_(e, ']');
-	kstr(e, "review_policy", review_name(it->review));
-	knum(e, "tpp", it->tpp);
-	close_(e, '}');
+	uint_(e, ((const struct audit_receipt *)o)->tree_size);
 }
-
-int
-api_decision_jcs(const struct tg_decision *d, const char *decision_id,
-    struct tg_buf *b)
-{
-	struct emit e = { .b = b, .pretty = false };
-	size_t len0 = b->len, i;
-	char date[16];
-
-	open_(&e, '{');
-	key(&e, "date");
-	if (d->date == TG_DATE_NONE)
-		lit(&e, "null");
-	else {
-		date_format(d->date, date);
-		str(&e, date);
-	}
-	kstr(&e, "decision_id", decision_id);
-	key(&e, "destination");
-	open_(&e, '{');
-	kstr(&e, "country", d->destination == TG_CC_NONE ? NULL :
-	    cc_str(d->destination));
-	if (d->destination_given != TG_CC_NONE &&
-	    d->destination_given != d->destination)
-		kstr(&e, "country_given", cc_str(d->destination_given));
-	key(&e, "tier");
-	if (d->tier >= 1 && d->tier <= 3)
-		num(&e, d->tier);
-	else
-		lit(&e, "null");
-	close_(&e, '}');
-	key(&e, "dry_run");
-	lit(&e, d->dry_run ? "true" : "false");
-	key(&e, "items");
-	open_(&e, '[');
-	for (i = 0; i < d->nitems; i++)
-		jcs_item(&e, &d->items[i]);
-	close_(&e, ']');
-	kstr(&e, "outcome", outcome_name(d->outcome));
-	key(&e, "quotas");
-	open_(&e, '[');
-	for (i = 0; i < d->nquotas; i++) {
-		const struct tg_quota_use *q = &d->quotas[i];
-
-		open_(&e, '{');
-		kstr(&e, "key", q->key);
-		knum(&e, "limit", q->limit);
-		kstr(&e, "name", q->name);
-		kstr(&e, "period", q->period);
-		knum(&e, "reserved", q->reserved);
-		knum(&e, "used", q->used);
-		close_(&e, '}');
-	}
-	close_(&e, ']');
-	key(&e, "red_flags");
-	open_(&e, '[');
-	for (i = 0; i < d->nred_flags; i++) {
-		const struct tg_red_flag *f = &d->red_flags[i];
-
-		open_(&e, '{');
-		kstr(&e, "citation", f->citation);
-		key(&e, "item");
-		if (f->item < 0)
-			lit(&e, "null");
-		else
-			num(&e, (double)f->item);
-		kstr(&e, "rule", f->rule);
-		kstr(&e, "text", f->text);
-		close_(&e, '}');
-	}
-	close_(&e, ']');
-	kstr(&e, "reference", d->reference);
-	key(&e, "rules");
-	open_(&e, '{');
-	kstr(&e, "pack", d->pack_name);
-	kstr(&e, "sha256", d->pack_sha256);
-	kstr(&e, "version", d->pack_version);
-	close_(&e, '}');
-	key(&e, "warnings");
-	open_(&e, '[');
-	for (i = 0; i < d->nwarnings; i++)
-		str(&e, d->warnings[i]);
-	close_(&e, ']');
-	close_(&e, '}');
-	return finish(&e, len0);
-}
-
-/* ---- the answer: contract.md section 2's order, jansson's layout -------- */
 
 static void
-text_item(struct emit *e, const struct tg_item_decision *it)
+put_checkpoint(struct emit *e, const void *o)
 {
-	char text[1024];
+	const char *c = ((const struct audit_receipt *)o)->checkpoint;
 
-	open_(e, '{');
-	knum(e, "index", (double)it->index);
-	kstr(e, "eccn", it->eccn);
-	kstr(e, "outcome", outcome_name(it->outcome));
-	kstr(e, "authorization", it->authorization);
-	if (it->license != NULL)
-		kstr(e, "license", it->license);
-	kstr(e, "review_policy", review_name(it->review));
-	knum(e, "tpp", it->tpp);
-	if (!isnan(it->operations))
-		knum(e, "operations", it->operations);
-	key(e, "reasons");
-	open_(e, '[');
-	for (size_t i = 0; i < it->nreasons; i++) {
-		const struct tg_reason *r = &it->reasons[i];
-
-		open_(e, '{');
-		kstr(e, "rule", r->rule);
-		kstr(e, "citation", r->citation);
-		kstr(e, "text", reason_str(r, text, sizeof(text)));
-		close_(e, '}');
-	}
-	close_(e, ']');
-	close_(e, '}');
+	str(e, c != NULL ? c : "");
 }
 
-/* api_receipt_to_json's members, in its order. */
 static void
-text_receipt(struct emit *e, const struct audit_receipt *r)
+put_proof(struct emit *e, const void *o)
 {
+	const struct audit_receipt *r = o;
 	char h[2 * MERKLE_HASH + 1];
 
-	open_(e, '{');
-	kuint(e, "seq", r->seq);
-	kstr(e, "entry_hash", r->entry_hash);
-	kstr(e, "signature", r->signature);
-	kstr(e, "key_id", r->key_id);
-	kuint(e, "leaf_index", r->leaf_index);
-	kuint(e, "tree_size", r->tree_size);
-	kstr(e, "kind", r->kind);
-	kstr(e, "time", r->time);
-	kstr(e, "prev", r->prev);
-	kstr(e, "request_sha256", r->request_sha256);
-	kstr(e, "pack_sha256", r->pack_sha256);
-	kstr(e, "checkpoint", r->checkpoint != NULL ? r->checkpoint : "");
-	key(e, "inclusion_proof");
 	open_(e, '[');
 	for (size_t i = 0; i < r->nproof; i++) {
 		hex_encode(r->proof[i], MERKLE_HASH, h);
 		str(e, h);
 	}
 	close_(e, ']');
-	close_(e, '}');
+}
+
+/* api_receipt_to_json's members, in its order. */
+static const struct member receipt_m[] = {
+	MFN("seq", put_seq),
+	MARR("entry_hash", struct audit_receipt, entry_hash),
+	MARR("signature", struct audit_receipt, signature),
+	MARR("key_id", struct audit_receipt, key_id),
+	MFN("leaf_index", put_leaf_index),
+	MFN("tree_size", put_tree_size),
+	MARR("kind", struct audit_receipt, kind),
+	MARR("time", struct audit_receipt, time),
+	MARR("prev", struct audit_receipt, prev),
+	MARR("request_sha256", struct audit_receipt, request_sha256),
+	MARR("pack_sha256", struct audit_receipt, pack_sha256),
+	MFN("checkpoint", put_checkpoint),
+	MFN("inclusion_proof", put_proof),
+};
+static struct table receipt_t = TABLE(receipt_m);
+_Static_assert(NMEMBERS(receipt_m) <= MAX_MEMBERS,
+    "receipt_m: too many members");
+
+static void
+put_id(struct emit *e, const void *o)
+{
+	str(e, ((const struct top *)o)->id);
+}
+
+static void
+put_reference(struct emit *e, const void *o)
+{
+	str(e, TOP(o)->reference);
+}
+
+static void
+put_date(struct emit *e, const void *o)
+{
+	char date[16];
+
+	if (TOP(o)->date == TG_DATE_NONE) {
+		lit(e, "null");
+		return;
+	}
+	date_format(TOP(o)->date, date);
+	str(e, date);
+}
+
+static void
+put_outcome(struct emit *e, const void *o)
+{
+	str(e, outcome_name(TOP(o)->outcome));
+}
+
+static void
+put_destination(struct emit *e, const void *o)
+{
+	object(e, &dest_t, TOP(o));
+}
+
+static void
+put_items(struct emit *e, const void *o)
+{
+	open_(e, '[');
+	for (size_t i = 0; i < TOP(o)->nitems; i++)
+		object(e, &item_t, &TOP(o)->items[i]);
+	close_(e, ']');
+}
+
+static void
+put_quotas(struct emit *e, const void *o)
+{
+	open_(e, '[');
+	for (size_t i = 0; i < TOP(o)->nquotas; i++)
+		object(e, &quota_t, &TOP(o)->quotas[i]);
+	close_(e, ']');
+}
+
+static void
+put_red_flags(struct emit *e, const void *o)
+{
+	open_(e, '[');
+	for (size_t i = 0; i < TOP(o)->nred_flags; i++)
+		object(e, &flag_t, &TOP(o)->red_flags[i]);
+	close_(e, ']');
+}
+
+static void
+put_warnings(struct emit *e, const void *o)
+{
+	open_(e, '[');
+	for (size_t i = 0; i < TOP(o)->nwarnings; i++)
+		str(e, TOP(o)->warnings[i]);
+	close_(e, ']');
+}
+
+static void
+put_rules(struct emit *e, const void *o)
+{
+	object(e, &rules_t, TOP(o));
+}
+
+static void
+put_dry_run(struct emit *e, const void *o)
+{
+	lit(e, TOP(o)->dry_run ? "true" : "false");
+}
+
+static void
+put_receipt(struct emit *e, const void *o)
+{
+	object(e, &receipt_t, ((const struct top *)o)->r);
+}
+
+static bool
+has_receipt(const void *o)
+{
+	return ((const struct top *)o)->r != NULL;
+}
+
+static const struct member top_m[] = {
+	MFN("decision_id", put_id),
+	MFN("reference", put_reference),
+	MFN("date", put_date),
+	MFN("outcome", put_outcome),
+	MFN("destination", put_destination),
+	MFN("items", put_items),
+	MFN("quotas", put_quotas),
+	MFN("red_flags", put_red_flags),
+	MFN("warnings", put_warnings),
+	MFN("rules", put_rules),
+	MFN("dry_run", put_dry_run),
+	{ "receipt", M_FN, 0, put_receipt, has_receipt },
+};
+static struct table top_t = TABLE(top_m);
+_Static_assert(NMEMBERS(top_m) <= MAX_MEMBERS,
+    "top_m: too many members");
+
+static pthread_once_t sorted_once = PTHREAD_ONCE_INIT;
+
+/* Every table's canonical order: its members sorted by name. */
+static void
+sort_tables(void)
+{
+	static struct table *const all[] = { &top_t, &dest_t, &item_t,
+	    &reason_t, &quota_t, &flag_t, &rules_t, &receipt_t };
+
+	for (size_t k = 0; k < sizeof(all) / sizeof(all[0]); k++) {
+		struct table *t = all[k];
+
+		for (size_t i = 0; i < t->n; i++) {
+			size_t j = i;
+
+			while (j > 0 && strcmp(t->m[t->sorted[j - 1]].name,
+			    t->m[i].name) > 0) {
+				t->sorted[j] = t->sorted[j - 1];
+				j--;
+			}
+			t->sorted[j] = i;
+		}
+	}
+}
+
+static int
+write_decision(const struct tg_decision *d, const char *decision_id,
+    const struct audit_receipt *r, bool pretty, struct tg_buf *b)
+{
+	struct emit e = { .b = b, .pretty = pretty };
+	struct top top = { d, decision_id, r };
+	size_t len0 = b->len;
+
+	(void)pthread_once(&sorted_once, sort_tables);
+	object(&e, &top_t, &top);
+	if (e.rc != 0 && b->p != NULL) {
+		b->len = len0;
+		b->p[len0] = '\0';
+	}
+	return e.rc;
+}
+
+int
+api_decision_jcs(const struct tg_decision *d, const char *decision_id,
+    struct tg_buf *b)
+{
+	/* The log hashes the decision without its receipt. */
+	return write_decision(d, decision_id, NULL, false, b);
 }
 
 int
 api_decision_text(const struct tg_decision *d, const char *decision_id,
     const struct audit_receipt *r, struct tg_buf *b)
 {
-	struct emit e = { .b = b, .pretty = true };
-	size_t len0 = b->len, i;
-	char date[16];
-
-	open_(&e, '{');
-	kstr(&e, "decision_id", decision_id);
-	kstr(&e, "reference", d->reference);
-	key(&e, "date");
-	if (d->date == TG_DATE_NONE)
-		lit(&e, "null");
-	else {
-		date_format(d->date, date);
-		str(&e, date);
-	}
-	kstr(&e, "outcome", outcome_name(d->outcome));
-	key(&e, "destination");
-	open_(&e, '{');
-	kstr(&e, "country", d->destination == TG_CC_NONE ? NULL :
-	    cc_str(d->destination));
-	key(&e, "tier");
-	if (d->tier >= 1 && d->tier <= 3)
-		num(&e, d->tier);
-	else
-		lit(&e, "null");
-	if (d->destination_given != TG_CC_NONE &&
-	    d->destination_given != d->destination)
-		kstr(&e, "country_given", cc_str(d->destination_given));
-	close_(&e, '}');
-	key(&e, "items");
-	open_(&e, '[');
-	for (i = 0; i < d->nitems; i++)
-		text_item(&e, &d->items[i]);
-	close_(&e, ']');
-	key(&e, "quotas");
-	open_(&e, '[');
-	for (i = 0; i < d->nquotas; i++) {
-		const struct tg_quota_use *q = &d->quotas[i];
-
-		open_(&e, '{');
-		kstr(&e, "name", q->name);
-		kstr(&e, "key", q->key);
-		kstr(&e, "period", q->period);
-		knum(&e, "used", q->used);
-		knum(&e, "limit", q->limit);
-		knum(&e, "reserved", q->reserved);
-		close_(&e, '}');
-	}
-	close_(&e, ']');
-	key(&e, "red_flags");
-	open_(&e, '[');
-	for (i = 0; i < d->nred_flags; i++) {
-		const struct tg_red_flag *f = &d->red_flags[i];
-
-		open_(&e, '{');
-		kstr(&e, "rule", f->rule);
-		kstr(&e, "citation", f->citation);
-		kstr(&e, "text", f->text);
-		key(&e, "item");
-		if (f->item < 0)
-			lit(&e, "null");
-		else
-			num(&e, (double)f->item);
-		close_(&e, '}');
-	}
-	close_(&e, ']');
-	key(&e, "warnings");
-	open_(&e, '[');
-	for (i = 0; i < d->nwarnings; i++)
-		str(&e, d->warnings[i]);
-	close_(&e, ']');
-	key(&e, "rules");
-	open_(&e, '{');
-	kstr(&e, "pack", d->pack_name);
-	kstr(&e, "version", d->pack_version);
-	kstr(&e, "sha256", d->pack_sha256);
-	close_(&e, '}');
-	key(&e, "dry_run");
-	lit(&e, d->dry_run ? "true" : "false");
-	if (r != NULL) {
-		key(&e, "receipt");
-		text_receipt(&e, r);
-	}
-	close_(&e, '}');
-	return finish(&e, len0);
+	return write_decision(d, decision_id, r, true, b);
 }

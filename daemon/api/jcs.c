@@ -441,16 +441,6 @@ jcs_double(struct tg_buf *b, double x)
 	return rc;
 }
 
-/* Integers up to 2^53 are exact doubles, written as such; larger ones
- * are written as the double they round to (see the file comment). */
-static int
-jcs_integer(struct tg_buf *b, json_int_t i)
-{
-	if (i >= -JCS_EXACT_INT && i <= JCS_EXACT_INT)
-		return buf_printf(b, "%lld", (long long)i);
-	return jcs_double(b, (double)i);
-}
-
 int
 jcs_put_string(struct tg_buf *b, const char *s, size_t n)
 {
@@ -568,7 +558,9 @@ jcs_value(struct tg_buf *b, const json_t *v, int depth)
 		return jcs_string(b, json_string_value(v),
 		    json_string_length(v));
 	case JSON_INTEGER:
-		return jcs_integer(b, json_integer_value(v));
+		/* Up to 2^53 an integer is an exact double, written as such;
+		 * beyond, as the double it rounds to (the file comment). */
+		return jcs_put_number(b, (double)json_integer_value(v));
 	case JSON_REAL:
 		return jcs_double(b, json_real_value(v));
 	case JSON_TRUE:

@@ -86,24 +86,16 @@ both_license(void *ctx, const char *number, struct tg_license *out)
 }
 
 int
-api_decide_in_tx(struct audit_tx *tx, struct tg_pack *pack,
-    const struct tg_query *q, const char *request, size_t request_len,
-    const char *decision_id, struct tg_decision **dout, struct tg_error *err)
+api_log_decision(struct audit_tx *tx, struct tg_pack *pack,
+    const struct tg_decision *d, const char *request, size_t request_len,
+    const char *decision_id, bool reserve, struct tg_error *err)
 {
-	struct both_ctx bc = { .tx = tx, .lc = { .tx = tx } };
-	struct tg_quota_ops ops = { .used = both_used,
-	    .license = both_license, .ctx = &bc };
 	struct audit_reserve *res = NULL;
-	struct tg_decision *d = NULL;
 	struct audit_in in;
 	struct tg_buf pay;
 	size_t nres = 0;
 	int rc;
 
-	*dout = NULL;
-	rc = eval_decide(pack, q, &ops, &d, err);
-	if (rc != 0)
-		return rc;
 	buf_init(&pay, 16u << 20);	/* far beyond any decision */
 	rc = api_decision_jcs(d, decision_id, &pay);
 	if (rc != 0) {
@@ -111,7 +103,7 @@ api_decide_in_tx(struct audit_tx *tx, struct tg_pack *pack,
 		    "cannot encode the decision");
 		goto out;
 	}
-	if (!q->dry_run && d->nquotas > 0) {
+	if (reserve && d->nquotas > 0) {
 		res = calloc(d->nquotas, sizeof(*res));
 		if (res == NULL) {
 			rc = tg_error_set(err, -ENOMEM, "out of memory");
@@ -138,6 +130,25 @@ api_decide_in_tx(struct audit_tx *tx, struct tg_pack *pack,
 out:
 	free(res);
 	buf_release(&pay);
+	return rc;
+}
+
+int
+api_decide_in_tx(struct audit_tx *tx, struct tg_pack *pack,
+    const struct tg_query *q, const char *request, size_t request_len,
+    const char *decision_id, struct tg_decision **dout, struct tg_error *err)
+{
+	struct both_ctx bc = { .tx = tx, .lc = { .tx = tx } };
+	struct tg_quota_ops ops = { .used = both_used,
+	    .license = both_license, .ctx = &bc };
+	struct tg_decision *d = NULL;
+	int rc;
+
+	*dout = NULL;
+	rc = eval_decide(pack, q, &ops, &d, err);
+	if (rc == 0)
+		rc = api_log_decision(tx, pack, d, request, request_len,
+		    decision_id, !q->dry_run, err);
 	if (rc != 0) {
 		decision_free(d);
 		return rc;

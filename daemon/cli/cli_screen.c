@@ -471,8 +471,6 @@ dry_decide(struct screen *s, struct audit_tx *tx, const struct tg_query *q,
 	struct tg_quota_ops ops = { .used = dry_used,
 	    .license = dry_license, .ctx = &dc };
 	struct tg_decision *d = NULL;
-	struct audit_in in;
-	struct tg_buf pay;
 	int rc;
 
 	*dout = NULL;
@@ -487,26 +485,10 @@ dry_decide(struct screen *s, struct audit_tx *tx, const struct tg_query *q,
 		json_decref(dc.seen);
 		return rc;
 	}
-	buf_init(&pay, 16u << 20);
-	rc = api_decision_jcs(d, id, &pay);
-	if (rc != 0) {
-		rc = tg_error_set(err, -ENOMEM, "cannot encode the decision");
-		goto out;
-	}
-	memset(&in, 0, sizeof(in));
-	in.kind = "decision";
-	in.decision_id = id;
-	in.request = req != NULL ? req : "null";
-	in.request_len = req != NULL ? reqlen : 4;
-	in.payload = pay.p;
-	in.payload_len = pay.len;
-	in.pack_sha256 = pack_sha256(s->pack);
-	rc = audit_tx_append(tx, &in, NULL, 0, NULL, err);
+	rc = api_log_decision(tx, s->pack, d, req, reqlen, id, false, err);
 	if (rc == 0 && overlay_add(s->overlay, dc.seen, d) != 0)
 		rc = tg_error_set(err, -ENOMEM, "out of memory");
-out:
 	json_decref(dc.seen);
-	buf_release(&pay);
 	if (rc != 0) {
 		decision_free(d);
 		return rc;

@@ -252,25 +252,21 @@ status_title(unsigned status)
 }
 
 /* A decision goes out in exactly the bytes `tiergate check` prints for
- * it, so the two interfaces can be compared and diffed. */
+ * it (its text, then a newline), so the two interfaces can be compared
+ * and diffed.  b holds the text; it is released here. */
 static enum MHD_Result
 send_decision(struct MHD_Connection *c, struct req *r, unsigned status,
-    const json_t *j)
+    struct tg_buf *b)
 {
-	struct tg_buf b;
-	char *s = api_dumps(j, true);
 	enum MHD_Result ret;
 
-	buf_init(&b, (size_t)64 << 20);
-	if (s == NULL || buf_adds(&b, s) != 0 || buf_add(&b, "\n", 1) != 0) {
-		free(s);
-		buf_release(&b);
+	if (b->p == NULL || buf_add(b, "\n", 1) != 0) {
+		buf_release(b);
 		return send_text(c, r, 500, "text/plain", "out of memory\n", 14,
 		    NULL);
 	}
-	free(s);
-	ret = send_text(c, r, status, "application/json", b.p, b.len, NULL);
-	buf_release(&b);
+	ret = send_text(c, r, status, "application/json", b->p, b->len, NULL);
+	buf_release(b);
 	return ret;
 }
 
@@ -839,23 +835,18 @@ h_decide(struct MHD_Connection *c, struct req *r)
 			    j->err[0].pointer : NULL, NULL);
 		{
 			struct tg_buf b;
-			enum MHD_Result ret;
 
-			/* The bytes of send_decision(), written without a
-			 * tree (decision_text.c). */
+			/* Written without a tree (decision_text.c). */
 			buf_init(&b, (size_t)64 << 20);
 			if (api_decision_text(j->dec[0], j->id[0],
-			    &j->rcpt[0], &b) != 0 || buf_add(&b, "\n", 1) != 0) {
+			    &j->rcpt[0], &b) != 0) {
 				buf_release(&b);
 				/* Logged but not answerable: the client may
 				 * fetch it by id (GET /v1/decisions/{id}). */
 				return problem(c, r, 500, "the decision was "
 				    "logged but cannot be encoded", NULL, NULL);
 			}
-			ret = send_text(c, r, 201, "application/json", b.p,
-			    b.len, NULL);
-			buf_release(&b);
-			return ret;
+			return send_decision(c, r, 201, &b);
 		}
 	}
 	tg_error_clear(&err);
@@ -959,7 +950,6 @@ h_get_decision(struct MHD_Connection *c, struct req *r)
 	struct audit_receipt rc_;
 	struct tg_error err;
 	json_t *d;
-	enum MHD_Result ret;
 
 	tg_error_clear(&err);
 	if (audit_find_decision(r->s->audit, r->path_id, &e, &err) != 0)
@@ -987,9 +977,19 @@ h_get_decision(struct MHD_Connection *c, struct req *r)
 	if (d == NULL)
 		return problem(c, r, 500, "the logged decision cannot be read",
 		    NULL, NULL);
-	ret = send_decision(c, r, 200, d);
-	json_decref(d);
-	return ret;
+	{
+		struct tg_buf b;
+		char *text = api_dumps(d, true);
+
+		json_decref(d);
+		buf_init(&b, (size_t)64 << 20);
+		/* Without the text, b.p stays NULL: send_decision answers
+		 * 500. */
+		if (text == NULL || buf_adds(&b, text) != 0)
+			buf_release(&b);
+		free(text);
+		return send_decision(c, r, 200, &b);
+	}
 }
 
 static enum MHD_Result

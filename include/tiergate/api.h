@@ -124,6 +124,14 @@ int api_decide_in_tx(struct audit_tx *tx, struct tg_pack *pack,
     const struct tg_query *q, const char *request, size_t request_len,
     const char *decision_id, struct tg_decision **d, struct tg_error *err);
 
+/* The logging half of api_decide_in_tx, for a decision made some other
+ * way (screen's dry runs): appends d to tx, with the reservations its
+ * quotas show when reserve is true.  0 or the error; on error nothing was
+ * appended. */
+int api_log_decision(struct audit_tx *tx, struct tg_pack *pack,
+    const struct tg_decision *d, const char *request, size_t request_len,
+    const char *decision_id, bool reserve, struct tg_error *err);
+
 /* A registered license as the engine sees it (the ledger's lookup inside
  * tx; *l holds the strings *out points to). */
 int api_tx_license(struct audit_tx *tx, const char *number,
