@@ -159,28 +159,54 @@ disarm(void)
 
 #define SITE __builtin_return_address(0)
 
+/*
+ * The malloc family, failing on cue and counting live blocks.  Release
+ * build: the real names, so every allocation of the process goes through
+ * them (libyaml's, libcrypto's, libc's own), forwarding to glibc's
+ * __libc_* entry points.  ASan build: -Wl,--wrap, so only tiergate's
+ * calls (and jansson's, through json_set_alloc_funcs) do, forwarding to
+ * __real_*, as ASan owns the real names.  One body serves both: HOOK is
+ * the name a function is defined under, REAL the allocator underneath.
+ */
 #ifndef OOM_WRAP_MALLOC
-
+#define HOOK(f)	f
+#define REAL(f)	__libc_##f
 void *__libc_malloc(size_t);
 void *__libc_calloc(size_t, size_t);
 void *__libc_realloc(void *, size_t);
 void *__libc_memalign(size_t, size_t);
 void __libc_free(void *);
+#else
+#define HOOK(f)	__wrap_##f
+#define REAL(f)	__real_##f
+void *__real_malloc(size_t);
+void *__real_calloc(size_t, size_t);
+void *__real_realloc(void *, size_t);
+char *__real_strdup(const char *);
+char *__real_strndup(const char *, size_t);
+void __real_free(void *);
+void *__wrap_malloc(size_t);
+void *__wrap_calloc(size_t, size_t);
+void *__wrap_realloc(void *, size_t);
+void *__wrap_reallocarray(void *, size_t, size_t);
+char *__wrap_strdup(const char *);
+char *__wrap_strndup(const char *, size_t);
+void __wrap_free(void *);
+#endif
 
-static void *
-oom_malloc(size_t size, void *site)
-{
-	void *p;
-
-	if (fault_now(site)) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	p = __libc_malloc(size);
-	if (p != NULL)
-		F.live++;
-	return p;
-}
+/* A new block from the allocator underneath, or the fault. */
+#define OOM_NEW(call) do {					\
+	void *p_;						\
+								\
+	if (fault_now(SITE)) {					\
+		errno = ENOMEM;					\
+		return NULL;					\
+	}							\
+	p_ = (call);						\
+	if (p_ != NULL)						\
+		F.live++;					\
+	return p_;						\
+} while (0)
 
 static void *
 oom_realloc(void *old, size_t size, void *site)
@@ -191,7 +217,7 @@ oom_realloc(void *old, size_t size, void *site)
 		errno = ENOMEM;
 		return NULL;
 	}
-	p = __libc_realloc(old, size);
+	p = REAL(realloc)(old, size);
 	if (old == NULL && p != NULL)
 		F.live++;
 	else if (old != NULL && size == 0 && p == NULL)
@@ -199,6 +225,45 @@ oom_realloc(void *old, size_t size, void *site)
 	return p;
 }
 
+void *
+HOOK(malloc)(size_t size)
+{
+	OOM_NEW(REAL(malloc)(size));
+}
+
+void *
+HOOK(calloc)(size_t n, size_t size)
+{
+	OOM_NEW(REAL(calloc)(n, size));
+}
+
+void *
+HOOK(realloc)(void *old, size_t size)
+{
+	return oom_realloc(old, size, SITE);
+}
+
+void *
+HOOK(reallocarray)(void *old, size_t n, size_t size)
+{
+	if (size != 0 && n > SIZE_MAX / size) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return oom_realloc(old, n * size, SITE);
+}
+
+void
+HOOK(free)(void *p)
+{
+	if (p != NULL)
+		F.live--;
+	REAL(free)(p);
+}
+
+#ifndef OOM_WRAP_MALLOC
+
+/* The aligned allocators, which glibc does not route through malloc. */
 static void *
 oom_memalign(size_t align, size_t size, void *site)
 {
@@ -212,51 +277,6 @@ oom_memalign(size_t align, size_t size, void *site)
 	if (p != NULL)
 		F.live++;
 	return p;
-}
-
-void *
-malloc(size_t size)
-{
-	return oom_malloc(size, SITE);
-}
-
-void *
-calloc(size_t n, size_t size)
-{
-	void *p;
-
-	if (fault_now(SITE)) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	p = __libc_calloc(n, size);
-	if (p != NULL)
-		F.live++;
-	return p;
-}
-
-void *
-realloc(void *old, size_t size)
-{
-	return oom_realloc(old, size, SITE);
-}
-
-void *
-reallocarray(void *old, size_t n, size_t size)
-{
-	if (size != 0 && n > SIZE_MAX / size) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	return oom_realloc(old, n * size, SITE);
-}
-
-void
-free(void *p)
-{
-	if (p != NULL)
-		F.live--;
-	__libc_free(p);
 }
 
 int
@@ -286,135 +306,27 @@ memalign(size_t align, size_t size)
 /* Memory that libc allocated for itself (open_memstream). */
 #define libc_free(p) free(p)
 
-#else /* OOM_WRAP_MALLOC: -Wl,--wrap for tiergate's own calls */
+#else /* OOM_WRAP_MALLOC */
 
-void *__real_malloc(size_t);
-void *__real_calloc(size_t, size_t);
-void *__real_realloc(void *, size_t);
-void *__real_reallocarray(void *, size_t, size_t);
-char *__real_strdup(const char *);
-char *__real_strndup(const char *, size_t);
-void __real_free(void *);
-void *__wrap_malloc(size_t);
-void *__wrap_calloc(size_t, size_t);
-void *__wrap_realloc(void *, size_t);
-void *__wrap_reallocarray(void *, size_t, size_t);
-char *__wrap_strdup(const char *);
-char *__wrap_strndup(const char *, size_t);
-void __wrap_free(void *);
-
-static void *
-oom_malloc(size_t size, void *site)
-{
-	void *p;
-
-	if (fault_now(site)) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	p = __real_malloc(size);
-	if (p != NULL)
-		F.live++;
-	return p;
-}
-
-static void *
-oom_realloc(void *old, size_t size, void *site)
-{
-	void *p;
-
-	if (fault_now(site)) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	p = __real_realloc(old, size);
-	if (old == NULL && p != NULL)
-		F.live++;
-	else if (old != NULL && size == 0 && p == NULL)
-		F.live--;
-	return p;
-}
-
-void *
-__wrap_malloc(size_t size)
-{
-	return oom_malloc(size, SITE);
-}
-
-void *
-__wrap_calloc(size_t n, size_t size)
-{
-	void *p;
-
-	if (fault_now(SITE)) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	p = __real_calloc(n, size);
-	if (p != NULL)
-		F.live++;
-	return p;
-}
-
-void *
-__wrap_realloc(void *old, size_t size)
-{
-	return oom_realloc(old, size, SITE);
-}
-
-void *
-__wrap_reallocarray(void *old, size_t n, size_t size)
-{
-	if (size != 0 && n > SIZE_MAX / size) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	return oom_realloc(old, n * size, SITE);
-}
-
+/* tiergate's strdup calls are wrapped too (libc's own strdup would
+ * call the real malloc). */
 char *
 __wrap_strdup(const char *s)
 {
-	char *p;
-
-	if (fault_now(SITE)) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	p = __real_strdup(s);
-	if (p != NULL)
-		F.live++;
-	return p;
+	OOM_NEW(__real_strdup(s));
 }
 
 char *
 __wrap_strndup(const char *s, size_t n)
 {
-	char *p;
-
-	if (fault_now(SITE)) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	p = __real_strndup(s, n);
-	if (p != NULL)
-		F.live++;
-	return p;
-}
-
-void
-__wrap_free(void *p)
-{
-	if (p != NULL)
-		F.live--;
-	__real_free(p);
+	OOM_NEW(__real_strndup(s, n));
 }
 
 /* jansson's allocations go through these (json_set_alloc_funcs). */
 static void *
 json_oom_malloc(size_t size)
 {
-	return oom_malloc(size, SITE);
+	OOM_NEW(__real_malloc(size));
 }
 
 static void
