@@ -26,16 +26,9 @@
 # shellcheck disable=SC2016
 set -u
 
-[ $# -eq 1 ] || { echo "usage: sh tests/api/input.sh TIERGATE" >&2; exit 2; }
-TG=$1
-case $TG in
-/*) ;;
-*) TG=$(pwd)/$TG ;;
-esac
-cd "$(dirname "$0")/../.." || exit 2
-API_LIB=1
+# It takes TIERGATE, changes to the top of the tree, and sets up $T.
 # shellcheck source=tests/api/lib.sh
-. tests/api/lib.sh
+. "$(dirname "$0")/../api/lib.sh"
 
 JSON="Content-Type: application/json"
 P='"destination": "IN", "consignee": {"name": "Acme"}'

@@ -1,11 +1,13 @@
 #!/bin/sh
-# lib.sh: what the API tests (tests/api/*.sh) share.  A test sources it
-# after setting TG (the tiergate binary, absolute) and changing to the top
-# of the source tree:
+# lib.sh: what the tests that drive daemons share (tests/api/*.sh,
+# tests/faults/faults.sh, tests/crash/kill_loop.sh).  Every such test
+# takes one argument, the tiergate binary, and starts with
 #
-#	API_LIB=1
-#	. tests/api/lib.sh
+#	set -u
+#	. "$(dirname "$0")/../api/lib.sh"
 #
+# which checks the argument, sets TG to the binary's absolute path and
+# changes to the top of the source tree (the test sits two levels down).
 # It makes the test's temporary directory $T (removed on exit, with every
 # daemon the test started stopped by its pid), counts results (ok, not_ok;
 # finish prints "N passed, N failed") and drives daemons:
@@ -32,19 +34,18 @@
 # POSIX sh; needs curl and awk.  Linux only where /proc is read (lib's
 # conns, for the slow-client test).
 
-if [ -z "${API_LIB:-}" ]; then
-	set -u
-	if [ $# -ne 1 ]; then
-		echo "usage: sh tests/api/lib.sh TIERGATE" >&2
-		exit 2
-	fi
-	TG=$1
-	case $TG in
-	/*) ;;
-	*) TG=$(pwd)/$TG ;;
-	esac
-	cd "$(dirname "$0")/../.." || exit 2
+set -u
+# Sourced, $0 and "$@" are the test's.
+if [ $# -ne 1 ]; then
+	echo "usage: sh $0 TIERGATE" >&2
+	exit 2
 fi
+TG=$1
+case $TG in
+/*) ;;
+*) TG=$(pwd)/$TG ;;
+esac
+cd "$(dirname "$0")/../.." || exit 2
 
 [ -x "$TG" ] || { echo "api: no binary '$TG'" >&2; exit 2; }
 if ! command -v curl >/dev/null 2>&1; then
@@ -348,7 +349,7 @@ conns() {
 }
 
 # ---- run by itself: the helpers work ---------------------------------------
-if [ -z "${API_LIB:-}" ]; then
+if [ "${0##*/}" = lib.sh ]; then
 	if start self; then
 		ok "a daemon starts on an ephemeral port ($PORT)"
 		s=$(req health GET /healthz)

@@ -25,16 +25,9 @@
 # shellcheck disable=SC2016
 set -u
 
-[ $# -eq 1 ] || { echo "usage: sh tests/api/routes.sh TIERGATE" >&2; exit 2; }
-TG=$1
-case $TG in
-/*) ;;
-*) TG=$(pwd)/$TG ;;
-esac
-cd "$(dirname "$0")/../.." || exit 2
-API_LIB=1
+# It takes TIERGATE, changes to the top of the tree, and sets up $T.
 # shellcheck source=tests/api/lib.sh
-. tests/api/lib.sh
+. "$(dirname "$0")/../api/lib.sh"
 
 METRICS_TOKEN=scrape-0123456789abcdef
 cat >"$T/routes.yaml" <<EOF

@@ -26,15 +26,9 @@
 # checkx takes its expressions in single quotes, to be eval'd.
 # shellcheck disable=SC2016
 set -u
-TG=${1:?usage: sh tests/api/secrecy.sh TIERGATE}
-case $TG in
-/*) ;;
-*) TG=$(pwd)/$TG ;;
-esac
-cd "$(dirname "$0")/../.." || exit 2
-API_LIB=1
+# It takes TIERGATE, changes to the top of the tree, and sets up $T.
 # shellcheck source=tests/api/lib.sh
-. tests/api/lib.sh
+. "$(dirname "$0")/../api/lib.sh"
 
 for c in sqlite3 openssl od base64; do
 	command -v "$c" >/dev/null 2>&1 || {

@@ -84,20 +84,9 @@
 # shellcheck disable=SC2016
 set -u
 
-if [ $# -ne 1 ]; then
-	echo "usage: sh tests/crash/kill_loop.sh TIERGATE" >&2
-	exit 2
-fi
-TG=$1
-case $TG in
-/*) ;;
-*) TG=$(pwd)/$TG ;;
-esac
-cd "$(dirname "$0")/../.." || exit 2
-# shellcheck disable=SC2034
-API_LIB=1
+# It takes TIERGATE, changes to the top of the tree, and sets up $T.
 # shellcheck source=tests/api/lib.sh
-. tests/api/lib.sh
+. "$(dirname "$0")/../api/lib.sh"
 if ! command -v sqlite3 >/dev/null 2>&1; then
 	echo "kill_loop: the sqlite3 command is missing (packaging/deps.sh)" >&2
 	echo "0 passed, 1 failed"

@@ -40,19 +40,9 @@
 # shellcheck disable=SC2016
 set -u
 
-if [ $# -ne 1 ]; then
-	echo "usage: sh tests/faults/faults.sh TIERGATE" >&2
-	exit 2
-fi
-TG=$1
-case $TG in
-/*) ;;
-*) TG=$(pwd)/$TG ;;
-esac
-cd "$(dirname "$0")/../.." || exit 2
-API_LIB=1
+# It takes TIERGATE, changes to the top of the tree, and sets up $T.
 # shellcheck source=tests/api/lib.sh
-. tests/api/lib.sh
+. "$(dirname "$0")/../api/lib.sh"
 
 START=$(date +%s)
 SHIM=$(dirname "$TG")/tests/faultshim.so
