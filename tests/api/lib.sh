@@ -168,6 +168,19 @@ start() {
 	return 0
 }
 
+# refused PID: for a daemon expected to refuse to start: waits up to 5 s
+# (times TG_SLOW) for it to exit by itself, then stops it as stop_daemon
+# does; the exit status is in RC.
+refused() {
+	DAEMONS="$DAEMONS $1"
+	i=0
+	while kill -0 "$1" 2>/dev/null && [ $i -lt $((50 * SLOW)) ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	stop_daemon "$1"
+}
+
 # stop_daemon PID: SIGTERM, then wait (SIGKILL after 30 s, times TG_SLOW);
 # the exit status is in RC.  Not in a command substitution: wait needs the
 # parent.

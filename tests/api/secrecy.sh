@@ -201,14 +201,7 @@ for how in short space misplaced misspelt twice list; do
 	esac >"$T/bad-$how.yaml"
 	"$TG" --data-dir "$DATA" -c "$T/bad-$how.yaml" serve \
 	    --listen 127.0.0.1:0 >/dev/null 2>"$T/cfg-$how.err" </dev/null &
-	p=$!
-	DAEMONS="$DAEMONS $p"
-	i=0
-	while kill -0 "$p" 2>/dev/null && [ $i -lt $((50 * SLOW)) ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	stop_daemon "$p"
+	refused $!
 	checkx "a config with a $how metrics_token is refused (status $RC)" \
 	    '[ "$RC" -ne 0 ] && [ "$RC" -lt 128 ]'
 	cat "$T/cfg-$how.err" >>"$CLI"
@@ -260,14 +253,7 @@ for m in 640 604 660; do
 	chmod "$m" "$KEY"
 	"$TG" --data-dir "$DATA" serve --listen 127.0.0.1:0 >/dev/null \
 	    2>"$T/mode.err" </dev/null &
-	p=$!
-	DAEMONS="$DAEMONS $p"
-	i=0
-	while kill -0 "$p" 2>/dev/null && [ $i -lt $((50 * SLOW)) ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	stop_daemon "$p"
+	refused $!
 	checkx "serve refuses a key of mode $m (status $RC)" \
 	    '[ "$RC" -ne 0 ] && [ "$RC" -lt 128 ] &&
 	    grep -q "accessible by group or others" "$T/mode.err"'

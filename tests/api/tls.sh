@@ -91,17 +91,9 @@ check "the HTTPS daemon exits 0 on SIGTERM (got $RC)" test "$RC" -eq 0
 refuse() {
 	"$TG" --data-dir "$T/$1" -c "$2" serve --listen 127.0.0.1:0 \
 	    >"$T/$1.out" 2>&1 </dev/null &
-	p=$!
-	i=0
-	while kill -0 "$p" 2>/dev/null && [ $i -lt 100 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	kill -KILL "$p" 2>/dev/null
-	wait "$p"
-	rc=$?
-	check "$1: the daemon refuses to start (exit $rc, want 2), saying so" \
-	    sh -c "[ $rc -eq 2 ] && grep -q '$3' '$T/$1.out' &&
+	refused $!
+	check "$1: the daemon refuses to start (exit $RC, want 2), saying so" \
+	    sh -c "[ $RC -eq 2 ] && grep -q '$3' '$T/$1.out' &&
 	    ! grep -q 'ready on port' '$T/$1.out'"
 }
 
