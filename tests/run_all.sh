@@ -31,6 +31,19 @@ case $B in
 esac
 cd "$(dirname "$0")/.." || exit 2
 
+# The shared reference data (test_ecfr, test_merkle) is ../shared beside
+# the tree.  A clone made elsewhere for a clean run (git clone -q .
+# /tmp/tg-ci) finds it beside the repository it was cloned from, when that
+# is a local directory.  TIERGATE_SHARED, when set, wins.
+if [ -z "${TIERGATE_SHARED:-}" ] && [ ! -d ../shared ]; then
+	origin=$(git config --get remote.origin.url 2>/dev/null || true)
+	case $origin in
+	/*) [ -d "$origin/../shared" ] &&
+	    TIERGATE_SHARED=$(cd "$origin/../shared" && pwd) &&
+	    export TIERGATE_SHARED ;;
+	esac
+fi
+
 out=$(mktemp) || exit 2
 # Decisions are logged; tests never write into the source tree's ./var.
 data=$(mktemp -d) || exit 2
