@@ -126,10 +126,12 @@ pretty_string(struct tg_buf *b, const char *s, size_t n)
 	if ((rc = buf_add(b, "\"", 1)) != 0)
 		return rc;
 	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
+		unsigned char c;
 
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
+		i += json_plain_len(s + i, n - i);
+		if (i == n)
+			break;
+		c = (unsigned char)s[i];
 		if ((rc = buf_add(b, s + run, i - run)) != 0)
 			return rc;
 		run = i + 1;
@@ -218,7 +220,7 @@ str(struct emit *e, const char *s)
 static void
 num(struct emit *e, double x)
 {
-	char t[24];
+	char t[FMT_WHOLE_LEN];
 
 	if (!isfinite(x)) {
 		lit(e, "null");
@@ -229,10 +231,10 @@ num(struct emit *e, double x)
 		return;
 	if (!e->pretty)
 		e->rc = jcs_put_number(e->b, x);
-	else if (x == floor(x) && fabs(x) < EXACT_INT_MAX) {
-		snprintf(t, sizeof(t), "%lld", (long long)x);
-		e->rc = buf_adds(e->b, t);
-	} else
+	else if (x == floor(x) && fabs(x) < EXACT_INT_MAX)
+		/* jansson writes an integer: no sign on zero */
+		e->rc = buf_adds(e->b, fmt_whole(x == 0 ? 0.0 : x, t));
+	else
 		e->rc = pretty_real(e->b, x);
 }
 

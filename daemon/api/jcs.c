@@ -194,9 +194,10 @@ jcs_string(struct tg_buf *b, const char *s, size_t n)
 		return rc;
 	run = 0;
 	for (i = 0; i < n; i++) {
+		i += json_plain_len(s + i, n - i);
+		if (i == n)
+			break;
 		c = (unsigned char)s[i];
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
 		rc = buf_add(b, s + run, i - run);
 		if (rc != 0)
 			return rc;

@@ -12,6 +12,7 @@
 
 #include "tiergate/decision.h"
 #include "tiergate/query.h"
+#include "tiergate/util.h"
 
 const char *
 item_kind_name(enum tg_item_kind k)
@@ -75,19 +76,23 @@ text_len(const char *s)
 char *
 reason_text(const struct tg_reason *r, char *buf, size_t size)
 {
+	char used[FMT_WHOLE_LEN], amount[FMT_WHOLE_LEN], limit[FMT_WHOLE_LEN];
+
 	switch (r->qnote) {
 	case TG_QNOTE_WITHIN:
 	case TG_QNOTE_OVER:
-		snprintf(buf, size, "%.*s; %s the %s quota: %.0f used + %.0f "
-		    "%s %.0f", text_len(r->text), r->text,
+		snprintf(buf, size, "%.*s; %s the %s quota: %s used + %s %s %s",
+		    text_len(r->text), r->text,
 		    r->qnote == TG_QNOTE_OVER ? "over" : "within", r->quota,
-		    r->used, r->amount, r->qnote == TG_QNOTE_OVER ? ">" : "<=",
-		    r->limit);
+		    fmt_whole(r->used, used), fmt_whole(r->amount, amount),
+		    r->qnote == TG_QNOTE_OVER ? ">" : "<=",
+		    fmt_whole(r->limit, limit));
 		break;
 	case TG_QNOTE_EXCEEDS:
-		snprintf(buf, size, "%s does not cover the line: %.0f used + "
-		    "%.0f would exceed the %s limit of %.0f", r->text, r->used,
-		    r->amount, r->quota, r->limit);
+		snprintf(buf, size, "%s does not cover the line: %s used + %s "
+		    "would exceed the %s limit of %s", r->text,
+		    fmt_whole(r->used, used), fmt_whole(r->amount, amount),
+		    r->quota, fmt_whole(r->limit, limit));
 		break;
 	default:
 		snprintf(buf, size, "%s", r->text != NULL ? r->text : "");

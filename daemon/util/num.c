@@ -10,7 +10,9 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "tiergate/error.h"
 #include "tiergate/util.h"
@@ -97,4 +99,29 @@ parse_llong(const char *s, long long *out)
 		return -ERANGE;
 	*out = v;
 	return 0;
+}
+
+char *
+fmt_whole(double x, char *out)
+{
+	char tmp[24], *p = tmp + sizeof(tmp);
+	unsigned long long u;
+	bool neg = signbit(x);
+
+	/* -0 stays "-0", as %.0f has it; 2^53 bounds the integers a double
+	 * holds exactly, so the digits are the value's. */
+	if (x != floor(x) || fabs(x) >= 9007199254740992.0) {
+		snprintf(out, FMT_WHOLE_LEN, "%.0f", x);
+		return out;
+	}
+	u = (unsigned long long)fabs(x);
+	*--p = '\0';
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (neg)
+		*--p = '-';
+	memcpy(out, p, (size_t)(tmp + sizeof(tmp) - p));
+	return out;
 }

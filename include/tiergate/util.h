@@ -109,6 +109,12 @@ void utf8_clean(char *s);
 /* Whether s[0..n) is well-formed UTF-8 throughout. */
 bool utf8_valid(const char *s, size_t n);
 
+/* Length of the longest prefix of s[0..n) that JSON strings carry as it
+ * is: no C0 control, '"' or '\\' (bytes of 0x80 and up count as plain;
+ * validate them with utf8_valid()).  Both JSON writers (jcs.c, and
+ * decision_text.c's answer) skip such runs eight bytes at a time. */
+size_t json_plain_len(const char *s, size_t n);
+
 /* ---- hex ----------------------------------------------------------- */
 
 /* Writes 2n lower-case hex digits and a NUL into out (2n + 1 bytes). */
@@ -122,5 +128,12 @@ int hex_decode(const char *s, void *out, size_t n);
 /* strtod/strtoll wrappers that accept the whole string or fail. */
 int parse_double(const char *s, double *out);
 int parse_llong(const char *s, long long *out);
+
+/* x as printf("%.0f") writes it, into out (at least FMT_WHOLE_LEN bytes;
+ * NUL-terminated); returns out.  Whole numbers below 2^53 take a short
+ * path: reason texts print several per decision, and glibc's float
+ * formatting was a fifth of writing one. */
+#define FMT_WHOLE_LEN 320
+char *fmt_whole(double x, char *out);
 
 #endif

@@ -775,6 +775,131 @@ test_utf8_clean(void **state)
 	}
 }
 
+/* The word-at-a-time scans against byte-at-a-time definitions: every
+ * byte value at every position of strings of 0..24 bytes (so each lands
+ * in a full word, a partial one, and the tail), and bad sequences
+ * straddling word boundaries. */
+static size_t
+plain_ref(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c == '"' || c == '\\')
+			break;
+	}
+	return i;
+}
+
+static bool
+valid_ref(const char *s, size_t n)
+{
+	size_t i = 0, l;
+
+	while (i < n) {
+		l = utf8_seq_len((const unsigned char *)s + i, n - i);
+		if (l == 0)
+			return false;
+		i += l;
+	}
+	return true;
+}
+
+static void
+test_json_plain_len(void **state)
+{
+	char s[24];
+
+	(void)state;
+	for (size_t n = 0; n <= sizeof(s); n++)
+		for (size_t at = 0; at < n; at++)
+			for (unsigned c = 0; c < 256; c++) {
+				memset(s, 'a', sizeof(s));
+				s[at] = (char)c;
+				assert_int_equal(json_plain_len(s, n),
+				    plain_ref(s, n));
+				/* A second hit after the first. */
+				if (at + 3 < n) {
+					s[at + 3] = '"';
+					assert_int_equal(json_plain_len(s, n),
+					    plain_ref(s, n));
+				}
+			}
+	/* Bytes of 0x80 and up are plain: 0xa2 ^ '"' is 0x80, 0xdc ^ '\\'
+	 * is 0x80, and 0xa0 - 0x20 is 0x80: the masks must not take them. */
+	memcpy(s, "\xa2\xdc\xa0\x80\xff\xa2\xdc\xa0\xa2", 9);
+	assert_int_equal(json_plain_len(s, 9), 9);
+}
+
+static void
+test_utf8_valid_words(void **state)
+{
+	static const char *const bad[] = {
+		"\xf7", "\xe2\x82", "\xc0\xaf", "\xed\xa0\x80",
+		"\xf4\x90\x80\x80", "\x80",
+	};
+	static const char *const good[] = {
+		"\xc3\x84", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+	};
+	char s[32];
+
+	(void)state;
+	for (size_t n = 0; n <= 24; n++)
+		for (size_t at = 0; at < n; at++) {
+			for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]);
+			    k++) {
+				size_t l = strlen(bad[k]);
+
+				memset(s, 'a', sizeof(s));
+				if (at + l > n)
+					continue;
+				memcpy(s + at, bad[k], l);
+				assert_false(utf8_valid(s, n));
+				assert_int_equal(utf8_valid(s, n),
+				    valid_ref(s, n));
+			}
+			for (size_t k = 0; k < sizeof(good) / sizeof(good[0]);
+			    k++) {
+				size_t l = strlen(good[k]);
+
+				memset(s, 'a', sizeof(s));
+				if (at + l > n)
+					continue;
+				memcpy(s + at, good[k], l);
+				assert_true(utf8_valid(s, n));
+				/* Cut one byte short at the end of the range. */
+				assert_int_equal(utf8_valid(s, at + l - 1),
+				    valid_ref(s, at + l - 1));
+			}
+		}
+}
+
+/* fmt_whole() is printf("%.0f") with a short path for whole numbers. */
+static void
+test_fmt_whole(void **state)
+{
+	static const double xs[] = {
+		0.0, -0.0, 1.0, -1.0, 9.0, 10.0, 15832000.0, 790000000.0,
+		0.5, 1.5, 2.5, -2.5, 0.49999999999999994, 123456.789,
+		9007199254740991.0, 9007199254740992.0, 9007199254740993.0,
+		-9007199254740991.0, 1e21, 3e26, -1e300, 1.7976931348623157e308,
+		5e-324,
+	};
+	char got[FMT_WHOLE_LEN], want[FMT_WHOLE_LEN];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(xs) / sizeof(xs[0]); i++) {
+		snprintf(want, sizeof(want), "%.0f", xs[i]);
+		assert_string_equal(fmt_whole(xs[i], got), want);
+	}
+	snprintf(want, sizeof(want), "%.0f", NAN);
+	assert_string_equal(fmt_whole(NAN, got), want);
+	snprintf(want, sizeof(want), "%.0f", -INFINITY);
+	assert_string_equal(fmt_whole(-INFINITY, got), want);
+}
+
 /* ---- names -------------------------------------------------------------- */
 
 static void
@@ -834,6 +959,9 @@ main(void)
 		cmocka_unit_test(test_fatal),
 		cmocka_unit_test(test_uuid_v7),
 		cmocka_unit_test(test_utf8_clean),
+		cmocka_unit_test(test_json_plain_len),
+		cmocka_unit_test(test_utf8_valid_words),
+		cmocka_unit_test(test_fmt_whole),
 		cmocka_unit_test(test_names),
 	};
 
