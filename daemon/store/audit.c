@@ -896,9 +896,10 @@ static int
 sha256_hex(const void *p, size_t n, char out[65])
 {
 	unsigned char d[32];
-	unsigned int dl = 0;
 
-	if (EVP_Digest(p, n, d, &dl, EVP_sha256(), NULL) != 1 || dl != 32)
+	/* merkle.c's digest is fetched once; EVP_sha256() is looked up on
+	 * every call (OpenSSL 3). */
+	if (merkle_sha256(p, n, d) != 0)
 		return TG_ECRYPTO;
 	hex_encode(d, 32, out);
 	return 0;
@@ -1412,7 +1413,6 @@ audit_tx_append(struct audit_tx *tx, const struct audit_in *in,
 	char body[1024];
 	unsigned char eh[32];
 	merkle_hash leaf;
-	unsigned int dl = 0;
 	int blen, rc;
 
 	if (!kind_ok(in->kind) || (in->pack_sha256 != NULL &&
@@ -1441,8 +1441,8 @@ audit_tx_append(struct audit_tx *tx, const struct audit_in *in,
 		return tg_error_set(err, TG_ECRYPTO, "SHA-256 failed");
 	blen = audit_entry_text(r->kind, r->pack_sha256, r->payload_sha256,
 	    r->prev, r->request_sha256, r->seq, r->time, body, sizeof(body));
-	if (blen < 0 || EVP_Digest(body, (size_t)blen, eh, &dl, EVP_sha256(),
-	    NULL) != 1 || merkle_leaf_hash(body, (size_t)blen, leaf) != 0)
+	if (blen < 0 || merkle_sha256(body, (size_t)blen, eh) != 0 ||
+	    merkle_leaf_hash(body, (size_t)blen, leaf) != 0)
 		return tg_error_set(err, TG_ECRYPTO, "cannot hash the entry");
 	hex_encode(eh, 32, r->entry_hash);
 	/* Savepoint: a failed entry leaves the group as it was. */

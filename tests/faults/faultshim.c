@@ -10,8 +10,10 @@
  * Environment (read once, at load):
  *   FAULTSHIM_OP      what fails: write (pwrite, pwrite64, write), sync
  *                     (fsync, fdatasync), sign (EVP_DigestSign), signinit
- *                     (EVP_DigestSignInit) or digest (EVP_Digest); unset,
- *                     nothing does
+ *                     (EVP_DigestSignInit) or digest (EVP_Digest, and
+ *                     EVP_DigestFinal_ex: the audit log hashes entries,
+ *                     requests and tree nodes through merkle.c's fetched
+ *                     digest); unset, nothing does
  *   FAULTSHIM_ERRNO   ENOSPC (the default: SQLite's SQLITE_FULL) or EIO
  *                     (SQLITE_IOERR), for write and sync
  *   FAULTSHIM_FILE    write and sync fail only on files whose path holds
@@ -317,4 +319,17 @@ EVP_Digest(const void *data, size_t count, unsigned char *md,
 	}
 	REAL(fn, "EVP_Digest");
 	return fn(data, count, md, size, type, impl);
+}
+
+int
+EVP_DigestFinal_ex(EVP_MD_CTX *ctx, unsigned char *md, unsigned int *size)
+{
+	static int (*fn)(EVP_MD_CTX *, unsigned char *, unsigned int *);
+
+	if (fail_now(OP_DIGEST, -1, "EVP_DigestFinal_ex")) {
+		ssl_fail();
+		return 0;
+	}
+	REAL(fn, "EVP_DigestFinal_ex");
+	return fn(ctx, md, size);
 }
