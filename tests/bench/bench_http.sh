@@ -11,7 +11,8 @@
 # flags pkg-config gives) that parses the same body and serializes it
 # back.  Prints decisions/s, p50 and p99 latency (wrk --latency), the
 # ratio of the two request rates, the daemon's peak RSS (VmHWM) and the
-# targets: >= 0.6x the echo server, p99 <= 10 ms, RSS <= 32 MB.
+# targets: >= 0.6x the echo server, p99 <= 10 ms, RSS <= 32 MB.  Also the
+# CPU time (user + system, all threads) each server spent per answer.
 #
 # Figures, not a test: not part of `make test`.  Needs wrk (Debian:
 # `apt-get install wrk`); without it, says so and exits 0.  Everything
@@ -111,6 +112,11 @@ EOF
 	    fail "wrk failed against $1: $(tail -n 3 "$T/$1.wrk")"
 }
 
+# cpu PID: the process's user + system CPU time so far, in clock ticks.
+cpu() {
+	awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
 # ms TEXT: a wrk latency (812.00us, 1.20ms, 2.01s) in milliseconds.
 ms() {
 	echo "$1" | awk '{ v = $1 + 0; u = $1; sub(/^[0-9.]+/, "", u)
@@ -157,7 +163,9 @@ echo "query: 3 items (H100 x1000, HGX x10, closed weights 3e26) to IN," \
 [ "$fs" = tmpfs ] && echo "WARNING: the data dir is on tmpfs: fsync" \
     "costs nothing; set TMPDIR to a disk"
 
+c0=$(cpu "$DPID")
 run_wrk daemon "http://127.0.0.1:$PORT/v1/decisions" "$TOKEN"
+d_cpu=$(($(cpu "$DPID") - c0))
 rss=$(awk '/^VmHWM:/ { printf "%.1f", $2 / 1024 }' "/proc/$DPID/status" \
     2>/dev/null)
 kill -TERM "$DPID"
@@ -173,7 +181,9 @@ EPID=$!
 PIDS="$PIDS $EPID"
 EPORT=$(wait_ready "$T/echo.log" echo_server) ||
     fail "the echo server did not start: $(cat "$T/echo.log")"
+c0=$(cpu "$EPID")
 run_wrk echo "http://127.0.0.1:$EPORT/v1/decisions" "$TOKEN"
+e_cpu=$(($(cpu "$EPID") - c0))
 kill -TERM "$EPID"
 wait "$EPID"
 PIDS=""
@@ -184,7 +194,7 @@ set -- $(figures daemon)
 d_rps=$1 d_p50=$(ms "$2") d_p99=$(ms "$3") d_bad=$4 d_n=$5
 # shellcheck disable=SC2046
 set -- $(figures echo)
-e_rps=$1 e_p50=$(ms "$2") e_p99=$(ms "$3") e_bad=$4
+e_rps=$1 e_p50=$(ms "$2") e_p99=$(ms "$3") e_bad=$4 e_n=$5
 logged=$((${size1:-0} - ${size0:-0}))
 ratio=$(awk -v a="$d_rps" -v b="$e_rps" 'BEGIN { if (b > 0)
     printf "%.2f", a / b; else print "?" }')
@@ -195,6 +205,15 @@ printf '%-13s %10.0f %9s %9s %s\n' "tiergate" "$d_rps" "$d_p50" "$d_p99" \
     "$d_bad non-2xx"
 printf '%-13s %10.0f %9s %9s %s\n' "echo server" "$e_rps" "$e_p50" \
     "$e_p99" "$e_bad non-2xx"
+# CPU time per answer: where the two servers differ, and how much of the
+# machine's two cores the target would leave for the rest.
+hz=$(getconf CLK_TCK 2>/dev/null || echo 100)
+per() {
+	awk -v t="$1" -v hz="$hz" -v n="$2" 'BEGIN { if (n > 0)
+	    printf "%.0f", t / hz / n * 1e6; else print "?" }'
+}
+echo "CPU per answer: tiergate $(per "$d_cpu" "$d_n") us," \
+    "echo server $(per "$e_cpu" "$e_n") us (user + system, all threads)"
 echo "decisions logged during the run: $logged; wrk counted $d_n answers," \
     "$d_bad of them not 201 (a decision committed as wrk stops is logged" \
     "but not counted)"
