@@ -264,7 +264,11 @@ quota_track(struct run *r, int qi, struct qtrack **out)
 			return 0;
 		}
 	}
-	if (r->qops != NULL && r->qops->used != NULL) {
+	/* A quota with a base (NVEU: the installed base before this
+	 * shipment, contract.md §1) takes all earlier usage from the query:
+	 * the ledger's record of earlier decisions is already part of it, and
+	 * adding it again would count those shipments twice. */
+	if (!qd->has_base && r->qops != NULL && r->qops->used != NULL) {
 		rc = r->qops->used(r->qops->ctx, qd->name, key.u.s, period,
 		    &used);
 		if (rc != 0)
