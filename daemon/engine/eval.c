@@ -25,6 +25,7 @@ struct qtrack {
 	const char *key;
 	const char *period;
 	double before;		/* what the provider reported */
+	double base;		/* what the query reported (quota base) */
 	double added;		/* authorized by this transaction */
 	double pending;		/* earlier lines that need a license */
 	double limit;
@@ -264,7 +265,11 @@ quota_track(struct run *r, int qi, struct qtrack **out)
 			return 0;
 		}
 	}
-	if (r->qops != NULL && r->qops->used != NULL) {
+	/* A quota with a base (NVEU: the installed base before this
+	 * shipment, contract.md §1) takes all earlier usage from the query:
+	 * the ledger's record of earlier decisions is already part of it, and
+	 * adding it again would count those shipments twice. */
+	if (!qd->has_base && r->qops != NULL && r->qops->used != NULL) {
 		rc = r->qops->used(r->qops->ctx, qd->name, key.u.s, period,
 		    &used);
 		if (rc != 0)
@@ -498,6 +503,7 @@ authorize(struct run *r, struct tg_item_decision *id, uint32_t allows)
 				continue;	/* the quota cannot be kept */
 			amount = amt.u.n;
 			t->listed = true;
+			t->base = base;
 			if (base + t->before + t->added + amount > t->limit) {
 				struct tg_reason *rs =
 				    &id->reasons[id->nreasons++];
@@ -841,7 +847,7 @@ finish(struct run *r)
 		u->name = r->p->quotas[r->qt[i].quota].name;
 		u->key = r->qt[i].key;
 		u->period = r->qt[i].period;
-		u->used = r->qt[i].before + r->qt[i].added;
+		u->used = r->qt[i].base + r->qt[i].before + r->qt[i].added;
 		u->limit = r->qt[i].limit;
 		/* A dry run reports the balance it would leave, and reserves
 		 * nothing. */
