@@ -16,6 +16,9 @@
 #   (e) checkpoint signature  bad signature   (k) key replaced, or  unknown key
 #   (f) entry deleted         missing             log extended under  / bad
 #   (l) decision_id column    modified            a forger's key      signature
+#   (m) checkpoint deleted, stray tree node         missing / inserted
+#   (n) key table emptied     unknown key     (o) signing.pub not a key
+#   (p) database file cut or overwritten      modified (exit 1, not 2)
 #
 # Then: a clean log verifies (with and without --key, with the saved
 # checkpoints), a foreign key does not; every decision's receipt verifies
@@ -493,6 +496,70 @@ done
 # (l) the decision_id column: audit_find_decision looks decisions up by it.
 tamper "(l) decision_id column" $K modified "UPDATE entries SET
     $(flip decision_id "length(decision_id)" 0 1) WHERE seq = $K"
+
+# (m) checkpoints: every commit ends with one, so one deleted from the
+# middle (or the first) is missing, though later ones still cover its
+# entries.  A tree node beyond the log is a node no entry makes (and
+# would make the next append collide with it).
+tamper "(m) a checkpoint deleted from the middle" $K missing \
+    "DELETE FROM checkpoints WHERE size = $K"
+tamper "(m) the first checkpoint deleted" 1 missing \
+    "DELETE FROM checkpoints WHERE size = 1"
+tamper "(m) a tree node beyond the log" $((N + 1)) inserted \
+    "INSERT INTO tree (level, idx, hash) VALUES (0, $N, zeroblob(32))"
+
+# (n) the key table emptied, or its current key cut short: a log without
+# a key is damage, not a data dir without a log.
+tamper "(n) the key table emptied" 0 "unknown key" "DELETE FROM keys"
+tamper "(n) the key cut short" 0 "unknown key|bad signature" \
+    "UPDATE keys SET public_key = substr(public_key, 1, 31)"
+
+# (o) the anchor: signing.pub present but not a key must not turn the
+# anchor off (only its absence does, with a warning).  A FIFO would block
+# a reader forever: verify must not wait on it.
+for what in garbage empty directory fifo; do
+	fresh
+	rm -f "$W/signing.pub"
+	case $what in
+	garbage) echo "not a key" >"$W/signing.pub" ;;
+	empty) : >"$W/signing.pub" ;;
+	directory) mkdir "$W/signing.pub" ;;
+	fifo) mkfifo "$W/signing.pub" ;;
+	esac
+	if command -v timeout >/dev/null 2>&1; then
+		TGV="timeout 20 $TG"
+	else
+		TGV=$TG
+	fi
+	$TGV --data-dir "$W" audit verify >"$T/out" 2>"$T/err" </dev/null
+	rc=$?
+	if [ $rc -eq 1 ] && grep -q '^audit log DAMAGED: entry 0: unknown key: .*signing.pub' "$T/out"; then
+		ok "(o) signing.pub $what: $(cut -c 20- "$T/out")"
+	else
+		not_ok "(o) signing.pub $what: exit $rc, want 1 naming signing.pub"
+	fi
+done
+
+# (p) the database file damaged: cut to half its size, or a page in the
+# middle overwritten.  SQLite cannot read it; that is damage (exit 1),
+# not a failure to look (exit 2).
+fresh
+size=$(wc -c <"$DB")
+dd if="$DB" of="$W/half" bs=4096 count=$((size / 8192)) 2>/dev/null &&
+    mv "$W/half" "$DB"
+tg "$W" audit verify
+if [ $rc -eq 1 ] && grep -q '^audit log DAMAGED: .*database file is damaged' \
+    "$T/out"; then
+	ok "(p) the database file cut to half: $(cut -c 20- "$T/out")"
+else
+	not_ok "(p) the database file cut to half: exit $rc, want 1"
+fi
+fresh
+dd if=/dev/zero of="$DB" bs=4096 seek=$((size / 8192)) count=1 \
+    conv=notrunc 2>/dev/null
+tg "$W" audit verify
+want_rc 1 "(p) a page in the middle of the database zeroed: exit 1" \
+    "(p) a page in the middle of the database zeroed: exit $rc, want 1"
 
 # ---- receipts ---------------------------------------------------------------
 # rcpt NAME FILE WANT [KEY]: verify-receipt exits WANT.
