@@ -266,6 +266,14 @@ do_verify_receipt(int argc, char **argv)
 		goto out;
 	}
 	rc = api_receipt_from_json(json_object_get(d, "receipt"), &r, &err);
+	if (rc == TG_EINVAL) {
+		/* A decision whose receipt is missing or has a field of the
+		 * wrong type or size was altered: it does not verify (1), as
+		 * one with a wrong value does; unreadable JSON stays 2. */
+		printf("receipt INVALID: %s: %s\n", err.pointer, err.msg);
+		status = CLI_EXIT_FLAGGED;
+		goto out;
+	}
 	if (rc != 0) {
 		log_warnx("%s: %s: %s", argv[optind], err.pointer, err.msg);
 		goto out;

@@ -1216,13 +1216,17 @@ fill_proof(struct tg_audit *a, struct tree_ctx *t, struct audit_receipt *r,
 	r->checkpoint = strdup(note);
 	if (r->checkpoint == NULL)
 		return tg_error_set(err, -ENOMEM, "out of memory");
-	/* The note was signed a moment ago by this process: take its first
-	 * signature as written rather than verifying it again per receipt. */
+	/* The note was signed by this log (a moment ago, for a commit):
+	 * copy the signature of the key the receipt names rather than
+	 * verifying it again per receipt.  Not merely the first line: after
+	 * a rotation the latest checkpoint (audit show, export) is co-signed,
+	 * the old key's signature first, and key_id names the new key. */
 	(void)ok;
 	(void)nsize;
 	(void)root;
 	(void)origin;
-	note_first_signature(note, r->signature, sizeof(r->signature));
+	note_signature_by(note, a->origin, a->pub, r->signature,
+	    sizeof(r->signature));
 	return 0;
 }
 

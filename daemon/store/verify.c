@@ -907,7 +907,7 @@ int
 audit_receipt_verify(const struct audit_receipt *r, const char *payload_sha256,
     const uint8_t pub[32], struct tg_error *err)
 {
-	char body[1024], origin[128];
+	char body[1024], origin[128], sig[128];
 	merkle_hash leaf, root;
 	uint64_t size;
 	bool ok = false;
@@ -920,7 +920,7 @@ audit_receipt_verify(const struct audit_receipt *r, const char *payload_sha256,
 	if (note_parse(r->checkpoint, "", pub, origin, sizeof(origin), &size,
 	    root, &ok, NULL, 0) != 0 ||
 	    note_parse(r->checkpoint, origin, pub, origin, sizeof(origin),
-	    &size, root, &ok, NULL, 0) != 0)
+	    &size, root, &ok, sig, sizeof(sig)) != 0)
 		return tg_error_set(err, TG_EINVAL, "the receipt's checkpoint "
 		    "is malformed");
 	if (!ok)
@@ -940,6 +940,12 @@ audit_receipt_verify(const struct audit_receipt *r, const char *payload_sha256,
 			return tg_error_set(err, TG_EINVAL, "the receipt names "
 			    "key %.16s, not this key (%.16s)", r->key_id, kid);
 	}
+	/* The signature field is a copy of the checkpoint's signature by
+	 * the key: a receipt whose copy differs was altered, even if the
+	 * proof rests on the checkpoint alone. */
+	if (strcmp(sig, r->signature) != 0)
+		return tg_error_set(err, TG_EINVAL, "the receipt's signature "
+		    "is not its checkpoint's");
 	blen = audit_entry_text(r->kind, r->pack_sha256, payload_sha256,
 	    r->prev, r->request_sha256, r->seq, r->time, body, sizeof(body));
 	if (blen < 0 || merkle_leaf_hash(body, (size_t)blen, leaf) != 0)

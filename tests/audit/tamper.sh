@@ -612,6 +612,15 @@ altered "decision_id changed" sed \
     's/^\(  "decision_id": "[0-9a-f-]*\)[0-9a-e]"/\1f"/; t
      s/^\(  "decision_id": "[0-9a-f-]*\)f"/\1e"/'
 altered "receipt seq changed" sed 's/^    "seq": \([0-9]*\)/    "seq": 1\1/'
+# The receipt's signature is a copy of its checkpoint's: a copy that
+# differs was altered.  A receipt missing a field, or with a field of
+# the wrong type, does not verify either (exit 1, not 2).
+altered "receipt signature changed" sed \
+    's/^\(    "signature": "\)[A-Za-z0-9+\/]/\1A/; t
+     s/^\(    "signature": "\)A/\1B/'
+altered "receipt leaf_index removed" sed '/^    "leaf_index": /d'
+altered "receipt tree_size a string" sed \
+    's/^    "tree_size": \([0-9]*\)/    "tree_size": "\1"/'
 # Equal JSON, reformatted: indentation doubled, decision_id and reference
 # (lines 2 and 3) swapped, and all on one line.
 awk 'NR == 2 { l2 = $0; next } NR == 3 { print; print l2; next } { print }' \
@@ -637,6 +646,16 @@ if [ $rc -eq 0 ]; then
 else
 	not_ok "keygen: exit $rc"
 fi
+# Right after the rotation the latest checkpoint is the co-signed one
+# (the old key's signature first): a receipt `audit show` builds against
+# it names the new key and must carry that key's signature.
+tg "$R" audit show 2
+cp "$T/out" "$T/show2.json"
+sqlite3 :memory: "SELECT json_set(json_extract(readfile('$T/show2.json'),
+    '\$.payload'), '\$.receipt', json_extract(readfile('$T/show2.json'),
+    '\$.receipt'))" >"$T/show2.dec.json"
+rcpt "audit show receipt against the co-signed checkpoint, new key" \
+    "$T/show2.dec.json" 0 "$R/signing.pub"
 for i in 5 6 7; do
 	tg "$R" check etc/examples/aia-h100-de.json
 	cp "$T/out" "$T/rot.$i.json"
