@@ -16,17 +16,9 @@
 
 #include "tiergate/http.h"
 
-/*
- * The daemon's own choice of libmicrohttpd flags: poll(), and its error
- * messages on stderr.  Not epoll: with epoll, libmicrohttpd 0.9.75 does
- * not see the end of input of a client that closes in the middle of its
- * request, and holds that connection until connection_timeout (30 s by
- * default).  A few hundred such clients from one address (crashed
- * uploaders, a proxy's aborted requests) then fill connections_per_ip,
- * and every new connection from that address is refused for as long.
- * poll() sees the end at once and frees the slot (tests/api/lifecycle.sh).
- */
-#define HTTP_SERVER_FLAGS (MHD_USE_POLL | MHD_USE_ERROR_LOG)
+/* The daemon's own choice of libmicrohttpd flags: epoll, and its error
+ * messages on stderr. */
+#define HTTP_SERVER_FLAGS (MHD_USE_EPOLL | MHD_USE_ERROR_LOG)
 
 struct server;
 
