@@ -103,6 +103,8 @@ api_receipt_from_json(const json_t *j, struct audit_receipt *r,
 	    (rc = get_str(j, "pack_sha256", r->pack_sha256,
 	    sizeof(r->pack_sha256), err)) != 0 ||
 	    (rc = get_str(j, "key_id", r->key_id, sizeof(r->key_id),
+	    err)) != 0 ||
+	    (rc = get_str(j, "signature", r->signature, sizeof(r->signature),
 	    err)) != 0)
 		return rc;
 	cp = json_object_get(j, "checkpoint");

@@ -128,12 +128,22 @@ do_verify(const struct cli_ctx *ctx, int argc, char **argv)
 	}
 	if (cpfile != NULL && read_text(cpfile, NOTE_FILE_MAX, &note) != 0)
 		return CLI_EXIT_FAIL;
-	if (open_log(ctx, AUDIT_READONLY, &a) != 0)
+	tg_error_clear(&err);
+	rc = audit_open(ctx->data_dir, AUDIT_READONLY, &a, &err);
+	if (rc == 0)
+		rc = audit_verify(a, keyfile ? pub : NULL, cpfile ? note.p :
+		    NULL, &rep, &err);
+	if (rc == TG_ECORRUPT) {
+		/* SQLite cannot read the file as a database: that is damage
+		 * to the log, not a failure to check it. */
+		printf("audit log DAMAGED: entry 0: %s: the database file is "
+		    "damaged: %s\n", audit_damage_name(AUDIT_MODIFIED),
+		    err.msg);
+		status = CLI_EXIT_FLAGGED;
 		goto out;
-	rc = audit_verify(a, keyfile ? pub : NULL, cpfile ? note.p : NULL,
-	    &rep, &err);
+	}
 	if (rc != 0) {
-		report("audit verify", &err, rc);
+		report(a == NULL ? ctx->data_dir : "audit verify", &err, rc);
 		goto out;
 	}
 	if (rep.damage != AUDIT_OK) {
@@ -141,6 +151,27 @@ do_verify(const struct cli_ctx *ctx, int argc, char **argv)
 		    rep.seq, audit_damage_name(rep.damage), rep.detail);
 		status = CLI_EXIT_FLAGGED;
 		goto out;
+	}
+	/* The log's tables are sound; now the rest of the file. */
+	{
+		char detail[512];
+		bool ok;
+
+		rc = audit_check_file(a, &ok, detail, sizeof(detail), &err);
+		if (rc == TG_ECORRUPT) {
+			ok = false;
+			snprintf(detail, sizeof(detail), "%s", err.msg);
+		} else if (rc != 0) {
+			report("audit verify", &err, rc);
+			goto out;
+		}
+		if (!ok) {
+			printf("audit log DAMAGED: entry 0: %s: the database "
+			    "file is damaged: %s\n",
+			    audit_damage_name(AUDIT_MODIFIED), detail);
+			status = CLI_EXIT_FLAGGED;
+			goto out;
+		}
 	}
 	/* The ledger is a cache of the log: recompute it from the signed
 	 * entries and compare. */
@@ -151,6 +182,12 @@ do_verify(const struct cli_ctx *ctx, int argc, char **argv)
 
 		rc = api_ledger_verify(a, &ok, detail, sizeof(detail), &nbal,
 		    &err);
+		if (rc == TG_ECORRUPT) {
+			printf("audit log DAMAGED: ledger: the database file "
+			    "is damaged: %s\n", err.msg);
+			status = CLI_EXIT_FLAGGED;
+			goto out;
+		}
 		if (rc != 0) {
 			report("ledger verify", &err, rc);
 			goto out;
@@ -229,6 +266,14 @@ do_verify_receipt(int argc, char **argv)
 		goto out;
 	}
 	rc = api_receipt_from_json(json_object_get(d, "receipt"), &r, &err);
+	if (rc == TG_EINVAL) {
+		/* A decision whose receipt is missing or has a field of the
+		 * wrong type or size was altered: it does not verify (1), as
+		 * one with a wrong value does; unreadable JSON stays 2. */
+		printf("receipt INVALID: %s: %s\n", err.pointer, err.msg);
+		status = CLI_EXIT_FLAGGED;
+		goto out;
+	}
 	if (rc != 0) {
 		log_warnx("%s: %s: %s", argv[optind], err.pointer, err.msg);
 		goto out;

@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -106,6 +107,7 @@ struct req {
 	int status;
 	char decision_id[UUID_STR_LEN + 1];
 	const char *allow;		/* for a 405, borrowed for the call */
+	bool close;			/* answer with Connection: close */
 };
 
 /* Recently checked tokens: the database lookup waits behind the writer's
@@ -207,6 +209,10 @@ send_text(struct MHD_Connection *c, struct req *r, unsigned status,
 		    "Bearer realm=\"tiergate\"");
 	if (status == 405 && r != NULL && r->allow != NULL)
 		MHD_add_response_header(resp, "Allow", r->allow);
+	/* libmicrohttpd closes the connection after this answer instead of
+	 * reading what follows as the next request. */
+	if (r != NULL && r->close)
+		MHD_add_response_header(resp, "Connection", "close");
 	ret = MHD_queue_response(c, status, resp);
 	MHD_destroy_response(resp);
 	if (r != NULL) {
@@ -1140,7 +1146,9 @@ h_holds(struct MHD_Connection *c, struct req *r)
 	enum MHD_Result ret;
 
 	tg_error_clear(&err);
-	list = api_holds(r->s->audit, open != NULL && strcmp(open, "false") !=
+	/* docs/openapi.yaml: "true" lists the open holds; anything else,
+	 * or nothing, lists them all. */
+	list = api_holds(r->s->audit, open != NULL && strcmp(open, "true") ==
 	    0, NULL, &err);
 	if (list == NULL)
 		return problem(c, r, 503, err.msg, NULL, "1");
@@ -1437,12 +1445,112 @@ find_route(const char *method, const char *url, char *id, size_t idsize,
 	return NULL;
 }
 
+/*
+ * Whether a Content-Type names JSON: the media type application/json,
+ * whose type, subtype and parameter names RFC 9110 (8.3.1) makes
+ * case-insensitive, with optional whitespace around the ';' of each
+ * parameter.  A charset parameter, if there is one, must be utf-8 (or its
+ * subset us-ascii), quoted or not: RFC 8259 (8.1) has JSON between
+ * systems in UTF-8, and a body announced as UTF-16 or Latin-1 would be
+ * read as something else than its sender meant.  Other parameters are
+ * ignored.
+ */
+static bool
+json_content_type(const char *ct)
+{
+	const char *p, *v;
+	size_t n, vn;
+
+	if (ct == NULL || strncasecmp(ct, "application/json", 16) != 0)
+		return false;
+	p = ct + 16;
+	for (;;) {
+		p += strspn(p, " \t");
+		if (*p == '\0')
+			return true;
+		if (*p != ';')
+			return false;
+		p++;
+		p += strspn(p, " \t");
+		n = strcspn(p, ";");
+		if (n >= 8 && strncasecmp(p, "charset=", 8) == 0) {
+			v = p + 8;
+			vn = n - 8;
+			while (vn > 0 && (v[vn - 1] == ' ' || v[vn - 1] == '\t'))
+				vn--;
+			if (vn >= 2 && v[0] == '"' && v[vn - 1] == '"') {
+				v++;
+				vn -= 2;
+			}
+			if (!(vn == 5 && strncasecmp(v, "utf-8", 5) == 0) &&
+			    !(vn == 8 && strncasecmp(v, "us-ascii", 8) == 0))
+				return false;
+		}
+		p += n;
+	}
+}
+
+/* Counts the headers named by *cls (a struct header_count). */
+struct header_count {
+	const char *name;
+	unsigned n;
+};
+
+static enum MHD_Result
+count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct header_count *hc = cls;
+
+	(void)kind;
+	(void)value;
+	if (key != NULL && strcasecmp(key, hc->name) == 0)
+		hc->n++;
+	return MHD_YES;
+}
+
+static unsigned
+header_count(struct MHD_Connection *c, const char *name)
+{
+	struct header_count hc = { name, 0 };
+
+	(void)MHD_get_connection_values(c, MHD_HEADER_KIND, count_header,
+	    &hc);
+	return hc.n;
+}
+
+/*
+ * The bearer token of an Authorization header, into tok (size bytes), or
+ * false.  The scheme is case-insensitive (RFC 9110 11.1), one or more
+ * spaces may follow it (RFC 6750 2.1), and the whitespace libmicrohttpd
+ * leaves at the end of a field value is not part of the token.  The
+ * caller wipes tok.
+ */
+static bool
+bearer_token(const char *auth, char *tok, size_t size)
+{
+	size_t n;
+
+	if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0)
+		return false;
+	auth += 7;
+	auth += strspn(auth, " ");
+	n = strlen(auth);
+	while (n > 0 && (auth[n - 1] == ' ' || auth[n - 1] == '\t'))
+		n--;
+	if (n == 0 || n >= size)
+		return false;
+	memcpy(tok, auth, n);
+	tok[n] = '\0';
+	return true;
+}
+
 static enum MHD_Result
 first_call(struct server *s, struct MHD_Connection *c, struct req *r,
     const char *url, const char *method)
 {
 	const char *auth, *ct, *cl;
-	char allow[128];
+	char allow[128], tok[512];
 	unsigned retry = 1;
 	char rbuf[16];
 
@@ -1460,15 +1568,14 @@ first_call(struct server *s, struct MHD_Connection *c, struct req *r,
 		auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 		    "Authorization");
 		r->role = TG_ROLE_NONE;
-		if (auth != NULL && strncmp(auth, "Bearer ", 7) == 0) {
-			const char *tok = auth + 7;
-
+		if (bearer_token(auth, tok, sizeof(tok))) {
 			if (s->cfg->metrics_token != NULL &&
 			    r->route->fn == h_metrics &&
 			    same_secret(tok, s->cfg->metrics_token))
 				r->role = TG_ROLE_ADMIN;
 			else
 				check_token(s, tok, &r->role, r->token_id);
+			OPENSSL_cleanse(tok, sizeof(tok));
 		}
 		if (r->role == TG_ROLE_NONE)
 			return problem(c, r, 401, "a valid bearer token is "
@@ -1483,12 +1590,23 @@ first_call(struct server *s, struct MHD_Connection *c, struct req *r,
 		}
 	}
 	if (r->route->body) {
+		/* Two lengths, or a length beside chunked encoding: the
+		 * body's end is ambiguous, and libmicrohttpd would take the
+		 * first length and read the rest of the body as the next
+		 * request (RFC 9112 6.3: reject, and close).  Before the
+		 * Content-Type, which a smuggled request may lack. */
+		if (header_count(c, MHD_HTTP_HEADER_CONTENT_LENGTH) > 1 ||
+		    (header_count(c, MHD_HTTP_HEADER_CONTENT_LENGTH) > 0 &&
+		    header_count(c, MHD_HTTP_HEADER_TRANSFER_ENCODING) > 0)) {
+			r->close = true;
+			return problem(c, r, 400, "conflicting Content-Length "
+			    "and Transfer-Encoding headers", NULL, NULL);
+		}
 		ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 		    "Content-Type");
-		if (ct == NULL || (strncmp(ct, "application/json", 16) != 0 ||
-		    (ct[16] != '\0' && ct[16] != ';')))
+		if (!json_content_type(ct))
 			return problem(c, r, 415, "the body must be "
-			    "application/json", NULL, NULL);
+			    "application/json (UTF-8)", NULL, NULL);
 		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 		    "Content-Length");
 		if (cl != NULL) {

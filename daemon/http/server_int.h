@@ -16,8 +16,16 @@
 
 #include "tiergate/http.h"
 
-/* The daemon's own choice of libmicrohttpd flags: epoll, and its error
- * messages on stderr. */
+/*
+ * The daemon's own choice of libmicrohttpd flags: epoll, and its error
+ * messages on stderr.  Not poll(): there libmicrohttpd 0.9.75 sees a
+ * client's end of input (shutdown(SHUT_WR) after a whole request, as
+ * `printf ... | nc -N` does) while the decision waits for the writer, and
+ * drops the connection unanswered; tests/api/lifecycle.sh checks that such
+ * a client gets its 201.  The price of epoll: a client that closes in the
+ * middle of its request keeps its connection until connection_timeout,
+ * which connections_per_ip bounds (tests/fuzz/README.md).
+ */
 #define HTTP_SERVER_FLAGS (MHD_USE_EPOLL | MHD_USE_ERROR_LOG)
 
 struct server;

@@ -83,7 +83,10 @@ store_sqlite_error(struct tg_error *err, sqlite3 *db, int rc,
 {
 	int base = rc & 0xff;
 
-	return tg_error_set(err, TG_EIO, "%s: %s%s", what,
+	/* A file SQLite cannot read as a database is damage, which `audit
+	 * verify` reports as such rather than as a failure to look. */
+	return tg_error_set(err, base == SQLITE_CORRUPT ||
+	    base == SQLITE_NOTADB ? TG_ECORRUPT : TG_EIO, "%s: %s%s", what,
 	    db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc),
 	    base == SQLITE_FULL ? " (disk full)" :
 	    base == SQLITE_BUSY ? " (database busy past the timeout)" : "");
@@ -221,9 +224,15 @@ migrate(struct tg_audit *a, struct tg_error *err)
 	rc = prepare(a, "PRAGMA user_version", &st, err);
 	if (rc != 0)
 		return rc;
-	if (sqlite3_step(st) == SQLITE_ROW)
+	/* A file that cannot be read (damaged, not a database) is said so,
+	 * not taken for one without a log. */
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
 		v = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW)
+		return store_sqlite_error(err, a->db, rc, "cannot read the "
+		    "database");
 	if (v == SCHEMA_VERSION)
 		return 0;
 	if (v > SCHEMA_VERSION)
@@ -480,6 +489,21 @@ finish_rotation(struct tg_audit *a, const uint8_t latest[32])
 	(void)install_rotated_key(a->dir, latest, &e);
 }
 
+/* Whether the log holds an entry (false when that cannot be read). */
+static bool
+has_entries(struct tg_audit *a)
+{
+	sqlite3_stmt *st;
+	bool any = false;
+
+	if (sqlite3_prepare_v2(a->db, "SELECT 1 FROM entries LIMIT 1", -1,
+	    &st, NULL) != SQLITE_OK)
+		return false;
+	any = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return any;
+}
+
 static int
 load_key(struct tg_audit *a, struct tg_error *err)
 {
@@ -491,6 +515,13 @@ load_key(struct tg_audit *a, struct tg_error *err)
 	rc = latest_key(a, latest, &found, err);
 	if (rc != 0)
 		return rc;
+	if (!found && a->readonly && has_entries(a)) {
+		/* Entries, but no usable key (the key table emptied, or its
+		 * last key cut short): damage for `audit verify` to name,
+		 * not a data dir without a log.  No key id, then. */
+		return meta_get(a, "origin", a->origin, sizeof(a->origin),
+		    err);
+	}
 	if (!found) {
 		if (a->readonly)
 			return tg_error_set(err, TG_EIO, "the audit log has "
@@ -1186,13 +1217,17 @@ fill_proof(struct tg_audit *a, struct tree_ctx *t, struct audit_receipt *r,
 	r->checkpoint = strdup(note);
 	if (r->checkpoint == NULL)
 		return tg_error_set(err, -ENOMEM, "out of memory");
-	/* The note was signed a moment ago by this process: take its first
-	 * signature as written rather than verifying it again per receipt. */
+	/* The note was signed by this log (a moment ago, for a commit):
+	 * copy the signature of the key the receipt names rather than
+	 * verifying it again per receipt.  Not merely the first line: after
+	 * a rotation the latest checkpoint (audit show, export) is co-signed,
+	 * the old key's signature first, and key_id names the new key. */
 	(void)ok;
 	(void)nsize;
 	(void)root;
 	(void)origin;
-	note_first_signature(note, r->signature, sizeof(r->signature));
+	note_signature_by(note, a->origin, a->pub, r->signature,
+	    sizeof(r->signature));
 	return 0;
 }
 

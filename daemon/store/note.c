@@ -191,21 +191,32 @@ audit_note_verify(const char *note, const uint8_t pub[32], uint64_t *size,
 }
 
 void
-note_first_signature(const char *note, char *out, size_t size)
+note_signature_by(const char *note, const char *name, const uint8_t pub[32],
+    char *out, size_t size)
 {
 	const char *p = strstr(note, "\n\n"), *nl, *sp;
+	uint8_t want[4], blob[80];
+	char b64[128];
+	size_t n;
 
 	out[0] = '\0';
-	if (p == NULL)
+	if (p == NULL || key_hash(name, pub, want) != 0)
 		return;
-	p += 2;
-	nl = strchr(p, '\n');
-	if (nl == NULL)
-		return;
-	for (sp = nl; sp > p && sp[-1] != ' '; sp--)
-		;
-	if (sp > p && (size_t)(nl - sp) < size) {
-		memcpy(out, sp, (size_t)(nl - sp));
-		out[nl - sp] = '\0';
+	/* Each line: EM_DASH, a space, the key name, a space, base64 of
+	 * the 4-byte key hash and the signature.  No signature is checked:
+	 * the caller has just made it, or verifies the note elsewhere. */
+	for (p += 2; (nl = strchr(p, '\n')) != NULL; p = nl + 1) {
+		for (sp = nl; sp > p && sp[-1] != ' '; sp--)
+			;
+		if (sp == p || (size_t)(nl - sp) >= sizeof(b64) ||
+		    (size_t)(nl - sp) >= size)
+			continue;
+		memcpy(b64, sp, (size_t)(nl - sp));
+		b64[nl - sp] = '\0';
+		if (b64_decode(b64, blob, sizeof(blob), &n) == 0 && n == 68 &&
+		    memcmp(blob, want, 4) == 0) {
+			memcpy(out, b64, (size_t)(nl - sp) + 1);
+			return;
+		}
 	}
 }

@@ -77,8 +77,10 @@ int note_parse(const char *note, const char *name, const uint8_t pub[32],
     char *origin, size_t originsz, uint64_t *size, merkle_hash root,
     bool *signed_ok, char *sig_b64, size_t sigsz);
 
-/* Copies the first signature's base64 text of a note (no check). */
-void note_first_signature(const char *note, char *out, size_t size);
+/* Copies the base64 text of the note's signature line by the key pub named
+ * name ("" when there is none).  The signature itself is not checked. */
+void note_signature_by(const char *note, const char *name,
+    const uint8_t pub[32], char *out, size_t size);
 
 /* Base64 (standard, padded) with OpenSSL. */
 int b64_encode(const void *p, size_t n, char *out, size_t outsz);

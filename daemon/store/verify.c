@@ -10,6 +10,8 @@
  * truncated.  A signature is the only thing an administrator with write
  * access cannot forge, so every other check is localised against it.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -574,6 +576,67 @@ check_entry(struct vstate *v, sqlite3_stmt *st, uint64_t expect,
 	(void)cr_push(v, leaf, seq);
 }
 
+/*
+ * The data dir's signing.pub, the anchor when no key is given.  Absent,
+ * there is none (the caller says so).  Present, it must be a key: a file
+ * that is not one (emptied, overwritten, a directory, a dangling link, or
+ * a FIFO, where reading would wait forever) must not quietly turn the
+ * anchor off, or whoever rewrote the key table and re-signed the log
+ * could spoil signing.pub instead of deleting it and still pass.  Returns
+ * 1 with pub set, 0 when absent, -1 when unusable (why says why).
+ */
+static int
+dir_pubkey(const char *dir, uint8_t pub[32], char *why, size_t whysz)
+{
+	char path[4096];
+	struct stat st;
+	struct tg_error e;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, PUB_FILE);
+	if (lstat(path, &st) != 0) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(why, whysz, "%s", strerror(errno));
+		return -1;
+	}
+	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(why, whysz, "not a regular file");
+		return -1;
+	}
+	tg_error_clear(&e);
+	if (audit_read_pubkey(path, pub, &e) != 0) {
+		snprintf(why, whysz, "not a PEM Ed25519 public key");
+		return -1;
+	}
+	return 1;
+}
+
+/* SQLite found the file itself damaged (a page that is no b-tree page, a
+ * file cut short, a header overwritten). */
+static bool
+db_corrupt(sqlite3 *db)
+{
+	int base = sqlite3_errcode(db) & 0xff;
+
+	return base == SQLITE_CORRUPT || base == SQLITE_NOTADB;
+}
+
+/*
+ * The number of complete subtrees of a tree of n leaves: every row the
+ * tree table holds for a log of n entries.  Rows beyond them are no part
+ * of any root the log signed, and the next append would collide with
+ * them (the writer inserts; a stray node makes every commit fail).
+ */
+static uint64_t
+tree_rows(uint64_t n)
+{
+	uint64_t rows = 0;
+
+	for (; n > 0; n >>= 1)
+		rows += n;
+	return rows;
+}
+
 int
 audit_verify(struct tg_audit *a, const uint8_t *trusted_pub,
     const char *saved_note, struct audit_report *rep, struct tg_error *err)
@@ -581,10 +644,11 @@ audit_verify(struct tg_audit *a, const uint8_t *trusted_pub,
 	struct vstate v;
 	sqlite3_stmt *ent = NULL, *cps = NULL;
 	uint64_t expect = 1, next_cp = 0, saved_size = 0, nentries = 0;
+	uint64_t last_cp = 0;
 	merkle_hash saved_root, root;
 	const struct vkey *saved_key = NULL;
 	uint8_t file_pub[32];
-	char prev[65];
+	char prev[65], prev_time[AUDIT_TIME_LEN + 1] = "";
 	bool have_cp = false, saved_done = false;
 	int rc;
 
@@ -600,13 +664,21 @@ audit_verify(struct tg_audit *a, const uint8_t *trusted_pub,
 		 * anchors the chain: a key table rewritten (and the log
 		 * re-signed) by whoever can write the database no longer
 		 * contains it. */
-		char path[4096];
-		struct tg_error e2;
+		char why[128];
 
-		snprintf(path, sizeof(path), "%s/%s", a->dir, PUB_FILE);
-		if (audit_read_pubkey(path, file_pub, &e2) == 0) {
+		switch (dir_pubkey(a->dir, file_pub, why, sizeof(why))) {
+		case 1:
 			trusted_pub = file_pub;
 			rep->anchor = AUDIT_ANCHOR_FILE;
+			break;
+		case -1:
+			rep->anchor = AUDIT_ANCHOR_FILE;
+			damage(&v, AUDIT_UNKNOWN_KEY, 0, "the data dir's "
+			    "signing.pub is %s: restore it, or pass --key",
+			    why);
+			break;
+		default:
+			break;
 		}
 	} else
 		rep->anchor = AUDIT_ANCHOR_GIVEN;
@@ -652,6 +724,14 @@ audit_verify(struct tg_audit *a, const uint8_t *trusted_pub,
 		rc = sqlite3_step(ent);
 		if (rc == SQLITE_DONE)
 			break;
+		if (rc != SQLITE_ROW && db_corrupt(a->db)) {
+			/* A damaged file is damage to the log, from the
+			 * first entry that could not be read on. */
+			damage(&v, AUDIT_MODIFIED, expect, "entry %" PRIu64
+			    " and after: the database file is damaged (%s)",
+			    expect, sqlite3_errmsg(a->db));
+			break;
+		}
 		if (rc != SQLITE_ROW) {
 			rc = store_sqlite_error(err, a->db, rc, "audit log");
 			goto out;
@@ -659,16 +739,39 @@ audit_verify(struct tg_audit *a, const uint8_t *trusted_pub,
 		check_entry(&v, ent, expect, prev);
 		if (v.damaged)
 			break;
+		/*
+		 * Every commit ends with a checkpoint of its size, and the
+		 * entries of one commit share its time (audit_tx_begin).  So
+		 * an entry whose time differs from the one before it starts
+		 * a commit, and the one before it ended one: its checkpoint
+		 * must be there.  (The time is the hashed one: check_entry
+		 * compared the column with it.)  Two commits in the same
+		 * microsecond would only hide a deletion, never invent one.
+		 * Entries after the last checkpoint are left to the check
+		 * for entries no checkpoint covers, below.
+		 */
+		if (expect > 1 && have_cp && last_cp != expect - 1 &&
+		    strcmp(prev_time, (const char *)sqlite3_column_text(ent,
+		    1)) != 0) {
+			damage(&v, AUDIT_MISSING, expect - 1, "checkpoint %"
+			    PRIu64 " is missing: entry %" PRIu64 " ends a "
+			    "commit, and every commit is signed", expect - 1,
+			    expect - 1);
+			break;
+		}
+		snprintf(prev_time, sizeof(prev_time), "%s",
+		    (const char *)sqlite3_column_text(ent, 1));
 		nentries = expect;
 		rep->entries = expect;
 		/* Checkpoints must name sizes that exist, in order. */
 		while (have_cp && next_cp <= expect && !v.damaged) {
-			if (next_cp == expect)
+			if (next_cp == expect) {
 				check_checkpoint(&v, next_cp,
 				    sqlite3_column_blob(cps, 1),
 				    sqlite3_column_bytes(cps, 1),
 				    (const char *)sqlite3_column_text(cps, 2));
-			else
+				last_cp = next_cp;
+			} else
 				damage(&v, AUDIT_MODIFIED, next_cp, "checkpoint "
 				    "%" PRIu64 " is out of order", next_cp);
 			have_cp = sqlite3_step(cps) == SQLITE_ROW;
@@ -716,6 +819,23 @@ audit_verify(struct tg_audit *a, const uint8_t *trusted_pub,
 			    PRIu64 "..%" PRIu64 " are not covered by any "
 			    "signed checkpoint", lastcp + 1, nentries);
 	}
+	if (!v.damaged) {
+		sqlite3_stmt *cnt;
+		uint64_t rows = 0;
+
+		if (sqlite3_prepare_v2(a->db, "SELECT count(*) FROM tree", -1,
+		    &cnt, NULL) == SQLITE_OK) {
+			if (sqlite3_step(cnt) == SQLITE_ROW)
+				rows = (uint64_t)sqlite3_column_int64(cnt, 0);
+			sqlite3_finalize(cnt);
+			/* Every node inside the log was compared above. */
+			if (rows > tree_rows(nentries))
+				damage(&v, AUDIT_INSERTED, nentries + 1, "the "
+				    "tree table holds %" PRIu64 " nodes that no "
+				    "entry of the log makes", rows -
+				    tree_rows(nentries));
+		}
+	}
 	/* Every key after the first must have been introduced by a rotation
 	 * entry whose own checkpoint both keys signed; a key that merely
 	 * appears in the table signs nothing. */
@@ -742,10 +862,52 @@ out:
 }
 
 int
+audit_check_file(struct tg_audit *a, bool *ok, char *detail, size_t size,
+    struct tg_error *err)
+{
+	sqlite3_stmt *st;
+	const char *msg;
+	int rc;
+
+	*ok = false;
+	detail[0] = '\0';
+	pthread_mutex_lock(&a->mu);
+	rc = sqlite3_prepare_v2(a->db, "PRAGMA integrity_check(1)", -1, &st,
+	    NULL);
+	if (rc != SQLITE_OK) {
+		rc = store_sqlite_error(err, a->db, rc, "integrity check");
+		goto out;
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		static const char prefix[] = "*** in database main ***";
+
+		msg = (const char *)sqlite3_column_text(st, 0);
+		*ok = msg != NULL && strcmp(msg, "ok") == 0;
+		/* One line: without SQLite's heading, its line breaks as
+		 * spaces. */
+		if (msg != NULL && strncmp(msg, prefix, sizeof(prefix) - 1) ==
+		    0)
+			msg += sizeof(prefix) - 1 + strspn(msg +
+			    sizeof(prefix) - 1, " \n");
+		snprintf(detail, size, "%s", msg != NULL ? msg : "?");
+		for (char *p = detail; *p != '\0'; p++)
+			if (*p == '\n')
+				*p = ' ';
+		rc = 0;
+	} else
+		rc = store_sqlite_error(err, a->db, rc, "integrity check");
+	sqlite3_finalize(st);
+out:
+	pthread_mutex_unlock(&a->mu);
+	return rc;
+}
+
+int
 audit_receipt_verify(const struct audit_receipt *r, const char *payload_sha256,
     const uint8_t pub[32], struct tg_error *err)
 {
-	char body[1024], origin[128];
+	char body[1024], origin[128], sig[128];
 	merkle_hash leaf, root;
 	uint64_t size;
 	bool ok = false;
@@ -758,7 +920,7 @@ audit_receipt_verify(const struct audit_receipt *r, const char *payload_sha256,
 	if (note_parse(r->checkpoint, "", pub, origin, sizeof(origin), &size,
 	    root, &ok, NULL, 0) != 0 ||
 	    note_parse(r->checkpoint, origin, pub, origin, sizeof(origin),
-	    &size, root, &ok, NULL, 0) != 0)
+	    &size, root, &ok, sig, sizeof(sig)) != 0)
 		return tg_error_set(err, TG_EINVAL, "the receipt's checkpoint "
 		    "is malformed");
 	if (!ok)
@@ -778,6 +940,12 @@ audit_receipt_verify(const struct audit_receipt *r, const char *payload_sha256,
 			return tg_error_set(err, TG_EINVAL, "the receipt names "
 			    "key %.16s, not this key (%.16s)", r->key_id, kid);
 	}
+	/* The signature field is a copy of the checkpoint's signature by
+	 * the key: a receipt whose copy differs was altered, even if the
+	 * proof rests on the checkpoint alone. */
+	if (strcmp(sig, r->signature) != 0)
+		return tg_error_set(err, TG_EINVAL, "the receipt's signature "
+		    "is not its checkpoint's");
 	blen = audit_entry_text(r->kind, r->pack_sha256, payload_sha256,
 	    r->prev, r->request_sha256, r->seq, r->time, body, sizeof(body));
 	if (blen < 0 || merkle_leaf_hash(body, (size_t)blen, leaf) != 0)

@@ -34,6 +34,7 @@ static const struct code_text code_texts[] = {
 	{ TG_EIO, "input/output error" },
 	{ TG_ECRYPTO, "cryptographic library error" },
 	{ TG_EINTERNAL, "internal error" },
+	{ TG_ECORRUPT, "damaged database file" },
 	{ -ENOMEM, "Cannot allocate memory" },
 	{ -EINVAL, "Invalid argument" },
 	{ -ENOENT, "No such file or directory" },

@@ -311,6 +311,18 @@ int audit_verify(struct tg_audit *a, const uint8_t *trusted_pub,
     const char *saved_note, struct audit_report *report,
     struct tg_error *err);
 
+/*
+ * SQLite's own check of the database file (PRAGMA integrity_check): every
+ * page, every index against its table.  audit_verify reads the log's
+ * tables, not the indexes it does not use, such as the one decisions are
+ * looked up by; a damaged page there leaves a log that verifies but whose
+ * decisions cannot be found.  Sets *ok, and the first problem SQLite names
+ * in detail.  Returns 0, or a negative code when it could not check
+ * (TG_ECORRUPT when the file is too damaged to run the check at all).
+ */
+int audit_check_file(struct tg_audit *a, bool *ok, char *detail, size_t size,
+    struct tg_error *err);
+
 /* Verifies a checkpoint note against every key of this log's chain:
  * fills size and root; TG_EINVAL when no key of the log signed it. */
 int audit_note_check(struct tg_audit *a, const char *note, uint64_t *size,

@@ -22,6 +22,7 @@ enum {
 	TG_EIO = TG_EBASE - 6,		/* file or database I/O */
 	TG_ECRYPTO = TG_EBASE - 7,	/* OpenSSL failure */
 	TG_EINTERNAL = TG_EBASE - 8,	/* broken invariant */
+	TG_ECORRUPT = TG_EBASE - 9,	/* a database file SQLite finds damaged */
 };
 
 #define TG_ERR_FILE_MAX 256

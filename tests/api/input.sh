@@ -3,7 +3,10 @@
 # "Tests"), against real daemons on 127.0.0.1 with ephemeral ports and
 # temporary data dirs, driven with curl:
 #
-#   - 415 for bodies that are not application/json;
+#   - 415 for bodies that are not application/json (or not UTF-8); the
+#     media type is matched without regard to case;
+#   - 400, connection closed, for two Content-Length headers or one with
+#     Transfer-Encoding;
 #   - 400 for malformed JSON, duplicate keys, NaN/Infinity, numbers beyond
 #     a double or an integer, ill-formed UTF-8, escaped surrogates and NUL,
 #     nesting deeper than the limit, strings longer than the limit (the
@@ -74,6 +77,23 @@ s=$(post e "$T/ok.json" -H "Content-Type: application/jsonx")
 expect e 415 "$s" "Content-Type application/jsonx"
 s=$(post e "$T/ok.json" -H "Content-Type: application/x-www-form-urlencoded")
 expect e 415 "$s" "a form body"
+s=$(post e "$T/ok.json" -H "Content-Type: application/json; charset=utf-16")
+expect e 415 "$s" "application/json in UTF-16"
+s=$(post e "$T/ok.json" -H "Content-Type: application/json;charset=latin1")
+expect e 415 "$s" "application/json in Latin-1"
+
+# ---- 400: framing ----------------------------------------------------------
+# Two lengths, or a length and chunked: where the body ends is ambiguous
+# (RFC 9112 6.3), so the answer is 400 and the connection is closed rather
+# than the rest read as another request.
+s=$(post e "$T/ok.json" -H "$JSON" -H "Content-Length: 5" \
+    -H "Content-Length: $(wc -c <"$T/ok.json")")
+expect e 400 "$s" "two Content-Length headers"
+check "... and the connection is closed" [ "$(hdr e Connection)" = close ]
+s=$(post e "$T/ok.json" -H "$JSON" -H "Content-Length: 5" \
+    -H "Transfer-Encoding: chunked")
+expect e 400 "$s" "Content-Length and Transfer-Encoding: chunked"
+check "... and the connection is closed" [ "$(hdr e Connection)" = close ]
 
 # ---- 400: syntax -----------------------------------------------------------
 while read -r name text; do
@@ -181,6 +201,13 @@ checkx "no rejected request was logged (tree size $size0, then $size1)" \
     '[ -n "$size0" ] && [ "$size0" = "$size1" ]'
 s=$(post okd "$T/ok.json" -H "$JSON")
 expect okd 201 "$s" "a good query after all that"
+# RFC 9110 8.3.1: type, subtype and parameter names are case-insensitive,
+# and whitespace may surround the ';'.
+s=$(post okct "$T/ok.json" -H "Content-Type: Application/JSON")
+expect okct 201 "$s" "Content-Type Application/JSON"
+s=$(post okct "$T/ok.json" \
+    -H 'Content-Type: application/json ; Charset="UTF-8"')
+expect okct 201 "$s" "Content-Type application/json ; Charset=\"UTF-8\""
 stop_daemon "$DPID"
 check "the daemon exits 0 (got $RC)" [ "$RC" -eq 0 ]
 

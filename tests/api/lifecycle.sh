@@ -15,6 +15,8 @@
 #     request head one byte a second and then stops: others are served
 #     meanwhile without delay, and once it stops sending the daemon closes
 #     its connection after connection_timeout.
+#   - Clients that shut down their sending side after a whole request
+#     (one decision, or two pipelined) get every answer.
 #
 # Linux: the slow-client test reads /proc/net/tcp.  Ends with "N passed, N
 # failed"; exits 1 if any test failed.
@@ -241,5 +243,45 @@ ${closed:-never} s; stopped sending at 4 s, timeout 2 s)" \
 	check "the daemon exits 0 (got $RC)" [ "$RC" -eq 0 ]
 else
 	not_ok "the daemon starts with $T/slow.yaml"
+fi
+
+# ---- clients that half-close -------------------------------------------------
+# A client may shut down its sending side once its request is out
+# (`printf ... | nc -N`, a script's shutdown(SHUT_WR)) and wait for the
+# answer.  A decision waits for the writer meanwhile; it must still be
+# answered (under libmicrohttpd's poll() the connection was dropped).
+# perl is the client (perl-base is essential in Debian): curl never
+# half-closes.
+if ! command -v perl >/dev/null 2>&1; then
+	echo "# skipped: clients that half-close (no perl)"
+elif start halfclose; then
+	S=$(tok screen)
+	b=$(cat etc/examples/aia-h100-de.json)
+	one=$(printf '%s\r\n' 'POST /v1/decisions HTTP/1.1' 'Host: x' \
+	    "Authorization: Bearer $S" 'Content-Type: application/json' \
+	    "Content-Length: ${#b}" ''; printf '%s' "$b")
+	# hc REQUEST: sends it, shuts down the sending side, prints the
+	# status lines of what comes back (within 10 s).
+	hc() {
+		perl -MIO::Socket::INET -e '
+		    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1",
+		        PeerPort => $ARGV[1]) or exit 1;
+		    print $s $ARGV[0];
+		    shutdown($s, 1);
+		    local $SIG{ALRM} = sub { exit 0 };
+		    alarm 10;
+		    while (<$s>) { print if m{^HTTP/1\.1 }; }' "$1" "$PORT"
+	}
+	got=$(hc "$one" | tr -d '\r' | tr '\n' ' ')
+	checkx "a decision, then the sending side shut down: answered \
+(got: ${got:-nothing})" '[ "$got" = "HTTP/1.1 201 Created " ]'
+	got=$(hc "$one$one" | tr -d '\r' | tr '\n' ' ')
+	checkx "two pipelined decisions, then the sending side shut down: \
+both answered (got: ${got:-nothing})" \
+	    '[ "$got" = "HTTP/1.1 201 Created HTTP/1.1 201 Created " ]'
+	stop_daemon "$DPID"
+	check "the daemon exits 0 (got $RC)" [ "$RC" -eq 0 ]
+else
+	not_ok "the daemon starts"
 fi
 finish

@@ -129,6 +129,12 @@ s=$(r un GET /v1/rules -H "Authorization: Bearer")
 expect un 401 "$s" "an empty Bearer"
 s=$(r un GET /v1/rules -H "Authorization: Bearer $METRICS_TOKEN")
 expect un 401 "$s" "the metrics_token outside /metrics"
+# RFC 9110 11.1: the scheme is case-insensitive; RFC 6750 2.1: one or
+# more spaces before the token.
+s=$(r au GET /v1/rules -H "Authorization: bearer $S")
+expect au 200 "$s" "the scheme written 'bearer'"
+s=$(r au GET /v1/rules -H "Authorization: BEARER  $S")
+expect au 200 "$s" "the scheme written 'BEARER', two spaces before the token"
 while read -r role m p; do
 	case $role in
 	screen) t=$S ;;
@@ -355,6 +361,11 @@ expect rs 409 "$s" "resolve the same hold again"
 s=$(r h GET "/v1/holds?open=true" -H "Authorization: Bearer $A")
 expect h 200 "$s" "GET /v1/holds?open=true"
 checkx "the released hold is no longer open" '! grep -q "$hid" "$T/h.body"'
+# docs/openapi.yaml: anything but "true" lists every hold.
+s=$(r h GET "/v1/holds?open=maybe" -H "Authorization: Bearer $A")
+expect h 200 "$s" "GET /v1/holds?open=maybe"
+check "open=maybe lists every hold, the released one too" grep -q "$hid" \
+    "$T/h.body"
 s=$(r h GET /v1/holds -H "Authorization: Bearer $M")
 expect h 200 "$s" "GET /v1/holds (admin)"
 check "the hold is listed, released" grep -q \

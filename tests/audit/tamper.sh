@@ -16,6 +16,9 @@
 #   (e) checkpoint signature  bad signature   (k) key replaced, or  unknown key
 #   (f) entry deleted         missing             log extended under  / bad
 #   (l) decision_id column    modified            a forger's key      signature
+#   (m) checkpoint deleted, stray tree node         missing / inserted
+#   (n) key table emptied     unknown key     (o) signing.pub not a key
+#   (p) database file cut or overwritten      modified (exit 1, not 2)
 #
 # Then: a clean log verifies (with and without --key, with the saved
 # checkpoints), a foreign key does not; every decision's receipt verifies
@@ -494,6 +497,70 @@ done
 tamper "(l) decision_id column" $K modified "UPDATE entries SET
     $(flip decision_id "length(decision_id)" 0 1) WHERE seq = $K"
 
+# (m) checkpoints: every commit ends with one, so one deleted from the
+# middle (or the first) is missing, though later ones still cover its
+# entries.  A tree node beyond the log is a node no entry makes (and
+# would make the next append collide with it).
+tamper "(m) a checkpoint deleted from the middle" $K missing \
+    "DELETE FROM checkpoints WHERE size = $K"
+tamper "(m) the first checkpoint deleted" 1 missing \
+    "DELETE FROM checkpoints WHERE size = 1"
+tamper "(m) a tree node beyond the log" $((N + 1)) inserted \
+    "INSERT INTO tree (level, idx, hash) VALUES (0, $N, zeroblob(32))"
+
+# (n) the key table emptied, or its current key cut short: a log without
+# a key is damage, not a data dir without a log.
+tamper "(n) the key table emptied" 0 "unknown key" "DELETE FROM keys"
+tamper "(n) the key cut short" 0 "unknown key|bad signature" \
+    "UPDATE keys SET public_key = substr(public_key, 1, 31)"
+
+# (o) the anchor: signing.pub present but not a key must not turn the
+# anchor off (only its absence does, with a warning).  A FIFO would block
+# a reader forever: verify must not wait on it.
+for what in garbage empty directory fifo; do
+	fresh
+	rm -f "$W/signing.pub"
+	case $what in
+	garbage) echo "not a key" >"$W/signing.pub" ;;
+	empty) : >"$W/signing.pub" ;;
+	directory) mkdir "$W/signing.pub" ;;
+	fifo) mkfifo "$W/signing.pub" ;;
+	esac
+	if command -v timeout >/dev/null 2>&1; then
+		TGV="timeout 20 $TG"
+	else
+		TGV=$TG
+	fi
+	$TGV --data-dir "$W" audit verify >"$T/out" 2>"$T/err" </dev/null
+	rc=$?
+	if [ $rc -eq 1 ] && grep -q '^audit log DAMAGED: entry 0: unknown key: .*signing.pub' "$T/out"; then
+		ok "(o) signing.pub $what: $(cut -c 20- "$T/out")"
+	else
+		not_ok "(o) signing.pub $what: exit $rc, want 1 naming signing.pub"
+	fi
+done
+
+# (p) the database file damaged: cut to half its size, or a page in the
+# middle overwritten.  SQLite cannot read it; that is damage (exit 1),
+# not a failure to look (exit 2).
+fresh
+size=$(wc -c <"$DB")
+dd if="$DB" of="$W/half" bs=4096 count=$((size / 8192)) 2>/dev/null &&
+    mv "$W/half" "$DB"
+tg "$W" audit verify
+if [ $rc -eq 1 ] && grep -q '^audit log DAMAGED: .*database file is damaged' \
+    "$T/out"; then
+	ok "(p) the database file cut to half: $(cut -c 20- "$T/out")"
+else
+	not_ok "(p) the database file cut to half: exit $rc, want 1"
+fi
+fresh
+dd if=/dev/zero of="$DB" bs=4096 seek=$((size / 8192)) count=1 \
+    conv=notrunc 2>/dev/null
+tg "$W" audit verify
+want_rc 1 "(p) a page in the middle of the database zeroed: exit 1" \
+    "(p) a page in the middle of the database zeroed: exit $rc, want 1"
+
 # ---- receipts ---------------------------------------------------------------
 # rcpt NAME FILE WANT [KEY]: verify-receipt exits WANT.
 rcpt() {
@@ -545,6 +612,15 @@ altered "decision_id changed" sed \
     's/^\(  "decision_id": "[0-9a-f-]*\)[0-9a-e]"/\1f"/; t
      s/^\(  "decision_id": "[0-9a-f-]*\)f"/\1e"/'
 altered "receipt seq changed" sed 's/^    "seq": \([0-9]*\)/    "seq": 1\1/'
+# The receipt's signature is a copy of its checkpoint's: a copy that
+# differs was altered.  A receipt missing a field, or with a field of
+# the wrong type, does not verify either (exit 1, not 2).
+altered "receipt signature changed" sed \
+    's/^\(    "signature": "\)[A-Za-z0-9+\/]/\1A/; t
+     s/^\(    "signature": "\)A/\1B/'
+altered "receipt leaf_index removed" sed '/^    "leaf_index": /d'
+altered "receipt tree_size a string" sed \
+    's/^    "tree_size": \([0-9]*\)/    "tree_size": "\1"/'
 # Equal JSON, reformatted: indentation doubled, decision_id and reference
 # (lines 2 and 3) swapped, and all on one line.
 awk 'NR == 2 { l2 = $0; next } NR == 3 { print; print l2; next } { print }' \
@@ -570,6 +646,16 @@ if [ $rc -eq 0 ]; then
 else
 	not_ok "keygen: exit $rc"
 fi
+# Right after the rotation the latest checkpoint is the co-signed one
+# (the old key's signature first): a receipt `audit show` builds against
+# it names the new key and must carry that key's signature.
+tg "$R" audit show 2
+cp "$T/out" "$T/show2.json"
+sqlite3 :memory: "SELECT json_set(json_extract(readfile('$T/show2.json'),
+    '\$.payload'), '\$.receipt', json_extract(readfile('$T/show2.json'),
+    '\$.receipt'))" >"$T/show2.dec.json"
+rcpt "audit show receipt against the co-signed checkpoint, new key" \
+    "$T/show2.dec.json" 0 "$R/signing.pub"
 for i in 5 6 7; do
 	tg "$R" check etc/examples/aia-h100-de.json
 	cp "$T/out" "$T/rot.$i.json"

@@ -2,7 +2,7 @@
  * fuzz_checkpoint.c: libFuzzer target for the checkpoint parser and
  * verifier (daemon/store/note.c): bytes in as a C2SP signed note, checked
  * with audit_note_verify() against the fixed test key (testkey.h), and
- * split with note_parse() and note_first_signature() directly.
+ * split with note_parse() and note_signature_by() directly.
  *
  * The seeds (tests/fuzz/corpus/checkpoint/, made by make_seeds.sh) are
  * real checkpoints of a log signed with the test key, so the fuzzer starts
@@ -11,7 +11,8 @@
  *  - a failure is TG_EINVAL with a message;
  *  - a note that verifies reads back the same size and root through
  *    note_parse() and does not verify under another key;
- *  - note_first_signature() stays inside its buffer;
+ *  - note_signature_by() stays inside its buffer, and finds the test
+ *    key's signature line in a note that verifies;
  *  - note_parse() never writes an origin longer than its buffer allows,
  *    nor one with a newline, and does not depend on how large the origin
  *    and signature buffers are when they are large enough;
@@ -202,15 +203,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		other[31] ^= 0x01;
 		if (audit_note_verify(note, other, &n2, root2, &err) == 0)
 			abort();
-		note_first_signature(note, first, sizeof(first));
-		if (strlen(first) >= sizeof(first))
+		note_signature_by(note, origin, testkey_pub, first,
+		    sizeof(first));
+		if (strlen(first) >= sizeof(first) || first[0] == '\0')
 			abort();
 	}
 #ifdef FUZZ_TRACE
 	fprintf(stderr, "fuzz_checkpoint: %s\n", rc == 0 ? "verified" :
 	    err.msg);
 #endif
-	note_first_signature(note, tiny, sizeof(tiny));
+	note_signature_by(note, "", testkey_pub, tiny, sizeof(tiny));
 	if (strlen(tiny) >= sizeof(tiny))
 		abort();
 	check_parse(note);
