@@ -129,6 +129,7 @@ struct csv_reader {
 
 	uint64_t line;			/* being parsed, 1-based */
 	size_t col;			/* bytes of it already parsed */
+	uint64_t row_line;		/* where the row being read began */
 	bool skipping;			/* to the next LF, after a bad row */
 	int stop;			/* non-zero: the reader is done */
 
@@ -275,6 +276,9 @@ row_error(struct csv_row *row, const char *column, const char *fmt, ...)
 		    (unsigned long long)row->row, msg);
 	if (n < 0)
 		row->error[0] = '\0';
+	row->error_column = column;
+	row->error_msg = n >= 0 && (size_t)n < size && (size_t)n >= strlen(msg) ?
+	    (size_t)n - strlen(msg) : 0;
 	return 0;
 }
 
@@ -300,6 +304,7 @@ row_make(struct csv_reader *r, uint64_t num, size_t ncols, bool keep)
 		return NULL;
 	memset(row, 0, sizeof(*row));
 	row->row = num;
+	row->line = r->row_line;
 	row->nfields = ncols;
 	row->field = (char **)(row + 1);
 	row->len = (size_t *)(row->field + ncols);
@@ -786,6 +791,17 @@ on_field(void *s, size_t len, void *data)
 		}
 		r->falloc = cap;
 	}
+	/* The row began where its first field did: this line, less the
+	 * line feeds the field itself held (a quoted field may span lines;
+	 * the reader counts lines by their LF, as this does). */
+	if (r->nf == 0) {
+		const char *f = s;
+
+		r->row_line = r->line;
+		for (size_t i = 0; i < len && r->row_line > 1; i++)
+			if (f[i] == '\n')
+				r->row_line--;
+	}
 	r->off[r->nf] = r->rowbuf.len;
 	r->flen[r->nf] = len;
 	/* CSV_APPEND_NULL: s[len] is a NUL, kept as the separator. */
@@ -1037,6 +1053,7 @@ malformed(struct csv_reader *r, const char *why, bool eof,
 	row = row_make(r, r->rows + 1, r->header->nfields, true);
 	if (row == NULL)
 		return -ENOMEM;
+	row->line = r->line;	/* where it could not be read */
 	if (eof)
 		rc = row_error(row, NULL, "malformed CSV: %s", why);
 	else
@@ -1219,6 +1236,19 @@ size_t
 csv_reader_ncolumns(const struct csv_reader *r)
 {
 	return r->header != NULL ? r->header->nfields : 0;
+}
+
+size_t
+csv_reader_field_of(const struct csv_reader *r, const char *column)
+{
+	size_t c;
+
+	if (column == NULL || r->header == NULL)
+		return 0;
+	for (c = 0; c < NCOLS; c++)
+		if (strcmp(columns[c].name, column) == 0)
+			return r->colidx[c] >= 0 ? (size_t)r->colidx[c] + 1 : 0;
+	return 0;
 }
 
 const char *

@@ -50,10 +50,13 @@
  */
 struct csv_row {
 	uint64_t row;			/* the header is row 1 */
+	uint64_t line;			/* the file's line it starts on */
 	size_t nfields;			/* the header's width */
 	char **field;
 	size_t *len;
 	char *error;			/* "row N, column C: msg" or NULL */
+	size_t error_msg;		/* where msg starts in error */
+	const char *error_column;	/* C (borrowed, static), or NULL */
 	char *result;			/* the caller's; free()d here */
 	bool empty;			/* all fields empty: not decided */
 };
@@ -104,6 +107,9 @@ int csv_reader_finish(struct csv_reader *r, struct tg_error *err);
 size_t csv_reader_ncolumns(const struct csv_reader *r);
 const char *csv_reader_column(const struct csv_reader *r, size_t i,
     size_t *len);
+/* The 1-based position in the header of a column an error names (a
+ * row's error_column), or 0 when the header does not have it. */
+size_t csv_reader_field_of(const struct csv_reader *r, const char *column);
 /* Whether the header line ended in CRLF, and the file began with a BOM
  * (the output follows the input in both). */
 bool csv_reader_crlf(const struct csv_reader *r);

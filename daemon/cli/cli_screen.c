@@ -15,7 +15,8 @@
  *  - every input row gets exactly one output row, in input order; a row
  *    that cannot be decided says why in its error column, as
  *    "row N, column C: message" (rows numbered as a spreadsheet does, the
- *    header being row 1);
+ *    header being row 1), and the first SCREEN_BAD_SHOWN are also told on
+ *    stderr as "FILE:LINE:COL: message", as the command line's errors are;
  *  - decisions are made in file order inside ledger write transactions of
  *    up to SCREEN_GROUP_TXNS transactions each (one fsync and one signed
  *    checkpoint per group), so quota use accumulates along the file as it
@@ -77,6 +78,7 @@
 #define SCREEN_LINE_MAX ((size_t)1 << 20) /* one JSON Lines query */
 #define SCREEN_OUT_MAX ((size_t)64 << 20) /* one output line */
 #define SCREEN_PROGRESS_NS 200000000LL	/* between progress updates */
+#define SCREEN_BAD_SHOWN 20		/* bad rows told on stderr */
 
 /* A callback's "stop reading" that is not an error (--strict). */
 #define SCREEN_STOP 1
@@ -292,7 +294,13 @@ summary(struct screen *s)
 	    (unsigned long long)s->sum.by_tier[1],
 	    (unsigned long long)s->sum.by_tier[2],
 	    (unsigned long long)s->sum.by_tier[3]);
-	if (s->bad > 0)
+	if (s->bad > SCREEN_BAD_SHOWN)
+		fprintf(stderr, "  bad %ss: %llu (the first: %s %llu; the "
+		    "first %d are above, all are in the error %s)\n", unit,
+		    (unsigned long long)s->bad, unit,
+		    (unsigned long long)s->first_bad, SCREEN_BAD_SHOWN,
+		    s->fmt == FMT_CSV ? "column" : "lines");
+	else if (s->bad > 0)
 		fprintf(stderr, "  bad %ss: %llu (the first: %s %llu)\n", unit,
 		    (unsigned long long)s->bad, unit,
 		    (unsigned long long)s->first_bad);
@@ -695,12 +703,48 @@ tally_add(struct tally *sum, const struct tally *g)
 	sum->flagged = sum->flagged || g->flagged;
 }
 
+/*
+ * A bad row or line is also told on standard error, as every error of the
+ * command line is, "FILE:LINE:COL: message": LINE the file's line it
+ * starts on, COL the position of the column at fault in the header (1
+ * when the whole row is).  The first SCREEN_BAD_SHOWN only: the output's
+ * error column has them all, and a file of a million bad rows must not
+ * bury the summary.
+ */
 static void
-count_bad(struct screen *s, uint64_t row)
+count_bad(struct screen *s, uint64_t row, uint64_t line, size_t col,
+    const char *msg)
 {
 	s->bad++;
 	if (s->first_bad == 0)
 		s->first_bad = row;
+	if (s->bad > SCREEN_BAD_SHOWN)
+		return;
+	if (s->tty)
+		fputs("\r\033[K", stderr);	/* over the progress line */
+	fprintf(stderr, "%s:%llu:%zu: %s\n", s->name,
+	    (unsigned long long)line, col > 0 ? col : 1, msg);
+}
+
+/* A JSON line's error text past its "line N: " or "line N, column C: "
+ * (C into *col). */
+static const char *
+jsonl_message(const char *e, size_t *col)
+{
+	const char *p = e;
+	char *end;
+
+	*col = 1;
+	if (strncmp(p, "line ", 5) != 0)
+		return e;
+	p += 5 + strspn(p + 5, "0123456789");
+	if (strncmp(p, ", column ", 9) == 0) {
+		unsigned long c = strtoul(p + 9, &end, 10);
+
+		*col = c > 0 ? (size_t)c : 1;
+		p = end;
+	}
+	return strncmp(p, ": ", 2) == 0 ? p + 2 : e;
 }
 
 /* ---- the commit group ------------------------------------------------- */
@@ -795,8 +839,12 @@ write_group(struct screen *s, size_t n)
 	for (i = 0; i < n; i++) {
 		p = &s->group[i];
 		if (p->t == NULL) {
-			if (p->error != NULL)
-				count_bad(s, p->line);
+			if (p->error != NULL) {
+				size_t col;
+				const char *m = jsonl_message(p->error, &col);
+
+				count_bad(s, p->line, p->line, col, m);
+			}
 			rc = write_jsonl(s, p);
 			if (rc != 0)
 				return rc;
@@ -805,8 +853,13 @@ write_group(struct screen *s, size_t n)
 		if (p->t->empty)
 			s->empty++;
 		for (k = 0; k < p->t->nrows; k++) {
-			if (p->t->rows[k]->error != NULL)
-				count_bad(s, p->t->rows[k]->row);
+			const struct csv_row *row = p->t->rows[k];
+
+			if (row->error != NULL)
+				count_bad(s, row->row, row->line,
+				    csv_reader_field_of(s->reader,
+				    row->error_column), row->error +
+				    row->error_msg);
 			rc = write_csv_row(s, p->t->rows[k]);
 			if (rc != 0)
 				return rc;

@@ -330,6 +330,36 @@ check "a field over 64 KiB: the row is bad, the next one decided" \
     sh -c "grep -qF 'a field longer than 64 KiB' '$T/out' &&
     grep -qE '^NEXT,.*,authorized,' '$T/out' && test $rc -eq 2"
 
+# ---- bad rows on standard error ---------------------------------------------
+# Each bad row is also told on stderr as FILE:LINE:COL: message, LINE the
+# file's line the row starts on (a quoted field may span lines; blank lines
+# count), COL the column's position in the header; the first 20 only.
+newdata
+printf 'reference,destination,consignee_name,kind,product,quantity,note\r\nA,DE,x,chip,nvidia-h100-sxm,1,"multi\r\nline"\r\n\r\nB,ZZ,x,chip,nvidia-h100-sxm,1,n\r\n"C\nC",DE,x,chip,nvidia-h100-sxm,abc,n\r\nD,DE,x,chip,nvidia-h100-sxm,1,"q"x\r\n' \
+    >"$T/lines.csv"
+screen --dry-run "$T/lines.csv"
+check "bad rows on stderr: FILE:LINE:COL: message, at the lines they start" \
+    sh -c "grep -qxF \"$T/lines.csv:5:2: 'destination' is not an ISO 3166-1 alpha-2 country code: 'ZZ'\" '$T/err' &&
+    grep -qF \"$T/lines.csv:6:6: 'quantity' must be an integer\" '$T/err' &&
+    grep -qF \"$T/lines.csv:8:1: malformed CSV at line 8\" '$T/err' &&
+    test \$(grep -c '^$T/lines.csv:' '$T/err') -eq 3 && test $rc -eq 2"
+printf '{"destination":"DE","consignee":{"name":"x"},"items":[{"kind":"chip","product":"nvidia-h100-sxm"}]}\n{"destination":"ZZ","consignee":{"name":"x"},"items":[{"kind":"chip"}]}\n{"destination":\n' \
+    >"$T/lines.jsonl"
+screen --dry-run "$T/lines.jsonl"
+check "bad JSON lines on stderr: FILE:LINE:COL: message" \
+    sh -c "grep -qxF \"$T/lines.jsonl:2:1: /destination: 'destination' is not an ISO 3166-1 alpha-2 country code: 'ZZ'\" '$T/err' &&
+    grep -qE '^$T/lines.jsonl:3:[0-9]+: ' '$T/err' && test $rc -eq 2"
+awk 'BEGIN {
+	print "reference,destination,consignee_name,kind,product,quantity"
+	for (i = 0; i < 30; i++)
+		printf "R-%d,ZZ,x,chip,nvidia-h100-sxm,1\n", i
+}' >"$T/many.csv"
+screen --dry-run "$T/many.csv"
+check "bad rows on stderr: the first 20, then the summary says where the rest are" \
+    sh -c "test \$(grep -c '^$T/many.csv:' '$T/err') -eq 20 &&
+    grep -qF 'bad rows: 30 (the first: row 2; the first 20 are above' '$T/err' &&
+    test \$(grep -c ',ZZ,' '$T/out') -eq 30"
+
 # ---- a reader that goes away -------------------------------------------------
 newdata
 awk 'BEGIN {
