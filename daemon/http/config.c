@@ -140,7 +140,10 @@ config_defaults(struct tg_config *c)
 	c->string_max = 4096;
 	c->connection_timeout = 30;
 	c->connections_max = 1024;
-	c->connections_per_ip = 256;
+	/* As many as in all: behind a proxy every client has one address,
+	 * and the few procurement systems that call directly each open
+	 * many.  A lower figure is for a daemon exposed to many clients. */
+	c->connections_per_ip = 1024;
 	c->rate_limit = 0;
 	c->rate_burst = 0;
 	c->queue_max = 4096;

@@ -19,6 +19,7 @@
  * rule pack in use is swapped under pack_mu and each job holds a reference
  * to the pack it started with.
  */
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -1884,6 +1885,44 @@ slurp(const char *path, size_t *len)
 
 /* ---- building and freeing the server ------------------------------------ */
 
+/*
+ * Every connection is a descriptor.  Raise the soft limit on open files
+ * to what connections_max needs, as far as the hard limit allows (as
+ * Redis does for maxclients): a shell's usual 1024 would otherwise make
+ * accept() fail under load before the configured limit is reached.  Where
+ * the hard limit is lower, take fewer connections, and say so.  Returns
+ * the connection limit to use.
+ */
+#define FD_RESERVE 64		/* the database, WAL, logs, MHD's own */
+
+static unsigned
+fit_fd_limit(unsigned want)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)want + FD_RESERVE;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur >= need)
+		return want;
+	{
+		struct rlimit nr = rl;
+
+		nr.rlim_cur = rl.rlim_max == RLIM_INFINITY ||
+		    rl.rlim_max >= need ? need : rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &nr) == 0)
+			rl.rlim_cur = nr.rlim_cur;
+	}
+	if (rl.rlim_cur >= need)
+		return want;
+	want = rl.rlim_cur > 2 * FD_RESERVE ?
+	    (unsigned)(rl.rlim_cur - FD_RESERVE) : FD_RESERVE;
+	log_warnx("the open files limit is %llu: taking %u connections at "
+	    "once, fewer than connections_max (raise the limit, e.g. "
+	    "LimitNOFILE= in the systemd unit)",
+	    (unsigned long long)rl.rlim_cur, want);
+	return want;
+}
+
 int
 http_server_new(const struct serve_opts *o, unsigned mhd_flags,
     struct server **out)
@@ -1962,7 +2001,7 @@ http_server_new(const struct serve_opts *o, unsigned mhd_flags,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)s->cfg->threads,
 	    MHD_OPTION_CONNECTION_TIMEOUT,
 	    (unsigned int)s->cfg->connection_timeout,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)s->cfg->connections_max,
+	    MHD_OPTION_CONNECTION_LIMIT, fit_fd_limit(s->cfg->connections_max),
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 	    (unsigned int)s->cfg->connections_per_ip,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),

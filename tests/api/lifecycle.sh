@@ -284,4 +284,28 @@ both answered (got: ${got:-nothing})" \
 else
 	not_ok "the daemon starts"
 fi
+# ---- the open files limit ---------------------------------------------------
+# Every connection is a descriptor: a daemon started with a soft limit of
+# 512 raises it to what connections_max (1024) needs, and one whose hard
+# limit is 256 takes fewer connections and says so.
+if (ulimit -Sn 512) 2>/dev/null; then
+	ulimit -Sn 512
+	if start fdlimit; then
+		lim=$(awk '/^Max open files/ { print $4 }' "/proc/$DPID/limits")
+		check "a soft limit of 512 files is raised for 1024 connections \
+(got ${lim:-?})" [ "${lim:-0}" -ge 1088 ]
+		stop_daemon "$DPID"
+	else
+		not_ok "the daemon starts with a soft limit of 512 files"
+	fi
+	ulimit -Sn "$(ulimit -Hn)" 2>/dev/null
+fi
+if (ulimit -n 256) 2>/dev/null; then
+	( ulimit -n 256; start fdlow && { stop_daemon "$DPID"; exit 0; }
+	    exit 1 )
+	check "a hard limit of 256 files: the daemon starts anyway" [ $? -eq 0 ]
+	check "... and says it takes 192 connections" grep -qF \
+	    "the open files limit is 256: taking 192 connections" \
+	    "$T/fdlow.log"
+fi
 finish

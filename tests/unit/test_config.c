@@ -170,7 +170,7 @@ check_defaults(const struct tg_config *c)
 	assert_int_equal(c->string_max, 4096);
 	assert_int_equal(c->connection_timeout, 30);
 	assert_int_equal(c->connections_max, 1024);
-	assert_int_equal(c->connections_per_ip, 256);
+	assert_int_equal(c->connections_per_ip, 1024);
 	assert_true(c->rate_limit == 0);
 	assert_int_equal(c->rate_burst, 0);
 	assert_int_equal(c->queue_max, 4096);
