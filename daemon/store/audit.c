@@ -1202,11 +1202,6 @@ static int
 fill_proof(struct tg_audit *a, struct tree_ctx *t, struct audit_receipt *r,
     uint64_t size, const char *note, struct tg_error *err)
 {
-	bool ok = false;
-	uint64_t nsize;
-	merkle_hash root;
-	char origin[128];
-
 	r->tree_size = size;
 	r->leaf_index = r->seq - 1;
 	snprintf(r->key_id, sizeof(r->key_id), "%s", a->key_id);
@@ -1222,12 +1217,14 @@ fill_proof(struct tg_audit *a, struct tree_ctx *t, struct audit_receipt *r,
 	 * verifying it again per receipt.  Not merely the first line: after
 	 * a rotation the latest checkpoint (audit show, export) is co-signed,
 	 * the old key's signature first, and key_id names the new key. */
-	(void)ok;
-	(void)nsize;
-	(void)root;
-	(void)origin;
 	note_signature_by(note, a->origin, a->pub, r->signature,
 	    sizeof(r->signature));
+	/* Not found, or its key hash could not be computed: a receipt with
+	 * no signature would be handed out as if it were whole. */
+	if (r->signature[0] == '\0')
+		return tg_error_set(err, TG_ECRYPTO, "cannot find the "
+		    "signature of key %.16s in checkpoint %" PRIu64, a->key_id,
+		    size);
 	return 0;
 }
 
