@@ -56,6 +56,9 @@ struct csv_row {
 	size_t *len;
 	char *error;			/* "row N, column C: msg" or NULL */
 	size_t error_msg;		/* where msg starts in error */
+	size_t error_end;		/* where it ends but for the cell's
+					 * own text, quoted after it (the
+					 * part fit for stderr) */
 	const char *error_column;	/* C (borrowed, static), or NULL */
 	char *result;			/* the caller's; free()d here */
 	bool empty;			/* all fields empty: not decided */

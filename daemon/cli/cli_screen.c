@@ -43,6 +43,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
@@ -713,7 +714,7 @@ tally_add(struct tally *sum, const struct tally *g)
  */
 static void
 count_bad(struct screen *s, uint64_t row, uint64_t line, size_t col,
-    const char *msg)
+    const char *msg, size_t len)
 {
 	s->bad++;
 	if (s->first_bad == 0)
@@ -722,8 +723,9 @@ count_bad(struct screen *s, uint64_t row, uint64_t line, size_t col,
 		return;
 	if (s->tty)
 		fputs("\r\033[K", stderr);	/* over the progress line */
-	fprintf(stderr, "%s:%llu:%zu: %s\n", s->name,
-	    (unsigned long long)line, col > 0 ? col : 1, msg);
+	fprintf(stderr, "%s:%llu:%zu: %.*s\n", s->name,
+	    (unsigned long long)line, col > 0 ? col : 1,
+	    len < INT_MAX ? (int)len : INT_MAX, msg);
 }
 
 /* A JSON line's error text past its "line N: " or "line N, column C: "
@@ -843,7 +845,8 @@ write_group(struct screen *s, size_t n)
 				size_t col;
 				const char *m = jsonl_message(p->error, &col);
 
-				count_bad(s, p->line, p->line, col, m);
+				count_bad(s, p->line, p->line, col, m,
+				    strlen(m));
 			}
 			rc = write_jsonl(s, p);
 			if (rc != 0)
@@ -859,6 +862,7 @@ write_group(struct screen *s, size_t n)
 				count_bad(s, row->row, row->line,
 				    csv_reader_field_of(s->reader,
 				    row->error_column), row->error +
+				    row->error_msg, row->error_end -
 				    row->error_msg);
 			rc = write_csv_row(s, p->t->rows[k]);
 			if (rc != 0)
