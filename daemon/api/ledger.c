@@ -339,6 +339,8 @@ fail:
  */
 struct vctx {
 	json_t *by_decision;		/* decision id -> [[map key, amount]] */
+	json_t *rows;			/* decision id -> {"seq", "void",
+					 * "left": [[map key, amount]]} */
 	json_t *expect;			/* map key -> amount */
 	json_t *licenses;		/* number -> registration */
 	char detail[512];
@@ -399,15 +401,23 @@ scan_entry(void *ctx, const struct audit_entry *e)
 			json_array_append_new(list, json_pack("[s, f]", mk,
 			    r));
 		}
+		json_object_set_new(c->rows, e->decision_id, json_pack("{s:I, "
+		    "s:I, s:O}", "seq", (json_int_t)e->seq, "void",
+		    (json_int_t)0, "left", list));
 		json_object_set_new(c->by_decision, e->decision_id, list);
 	} else if (strcmp(e->kind, "void") == 0) {
 		const char *d = json_string_value(json_object_get(p,
 		    "decision_id"));
 		json_t *l = d ? json_object_get(c->by_decision, d) : NULL;
 
+		json_t *rw = d ? json_object_get(c->rows, d) : NULL;
+
 		json_array_foreach(l, i, q)
 			map_add(c->expect, json_string_value(json_array_get(q,
 			    0)), -json_real_value(json_array_get(q, 1)));
+		if (l != NULL && rw != NULL)
+			json_object_set_new(rw, "void",
+			    json_integer((json_int_t)e->seq));
 		if (d != NULL)
 			json_object_del(c->by_decision, d);
 	} else if (strcmp(e->kind, "license") == 0) {
@@ -432,6 +442,55 @@ static bool
 differs(double a, double b)
 {
 	return fabs(a - b) > 1e-6 * fmax(1, fabs(a));
+}
+
+/*
+ * Each reservation row against the binding decision it names: the same
+ * entry, one of the (quota, key, period, amount) its signed quotas[]
+ * reserved, not yet matched by another row, and released exactly when a
+ * signed void entry released it, by that entry.  Balances alone would
+ * pass a reservation moved to another decision, split in two, or marked
+ * void by hand, as long as the sums came out the same.
+ */
+static int
+check_row(void *ctx, int ncols, const char *const *col)
+{
+	struct vctx *c = ctx;
+	json_t *rw, *left, *q;
+	char mk[1024];
+	double amount;
+	json_int_t seq, vseq;
+	size_t i;
+
+	if (c->bad || ncols < 7)
+		return 0;
+	seq = col[0] ? strtoll(col[0], NULL, 10) : 0;
+	amount = col[5] ? strtod(col[5], NULL) : NAN;
+	vseq = col[6] ? strtoll(col[6], NULL, 10) : 0;
+	rw = col[1] ? json_object_get(c->rows, col[1]) : NULL;
+	left = rw ? json_object_get(rw, "left") : NULL;
+	if (rw == NULL || json_integer_value(json_object_get(rw, "seq")) !=
+	    seq || map_key(mk, sizeof(mk), col[2] ? col[2] : "",
+	    col[3] ? col[3] : "", col[4] ? col[4] : "") != 0)
+		goto bad;
+	json_array_foreach(left, i, q) {
+		if (strcmp(json_string_value(json_array_get(q, 0)), mk) != 0 ||
+		    differs(json_real_value(json_array_get(q, 1)), amount))
+			continue;
+		if (json_integer_value(json_object_get(rw, "void")) != vseq)
+			goto bad;
+		json_array_remove(left, i);
+		return 0;
+	}
+bad:
+	c->bad = true;
+	snprintf(c->detail, sizeof(c->detail), "the ledger's reservation of "
+	    "%s %.100s/%.100s/%.100s for decision %.64s (entry %lld%s) is not "
+	    "what the signed entries reserved and released", col[5] ?
+	    col[5] : "?", col[2] ? col[2] : "", col[3] ? col[3] : "",
+	    col[4] ? col[4] : "", col[1] ? col[1] : "(none)", (long long)seq,
+	    vseq ? ", marked void" : "");
+	return 0;
 }
 
 static int
@@ -508,7 +567,9 @@ api_ledger_verify(struct tg_audit *a, bool *ok, char *detail, size_t size,
 	c.licenses = json_object();
 	c.expect = json_object();
 	c.by_decision = json_object();
-	if (c.licenses == NULL || c.expect == NULL || c.by_decision == NULL) {
+	c.rows = json_object();
+	if (c.licenses == NULL || c.expect == NULL || c.by_decision == NULL ||
+	    c.rows == NULL) {
 		rc = tg_error_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
@@ -533,6 +594,24 @@ api_ledger_verify(struct tg_audit *a, bool *ok, char *detail, size_t size,
 		    json_real_value(v), shown);
 	}
 	if (rc == 0)
+		rc = audit_query(a, "SELECT seq, decision_id, quota, key, "
+		    "period, amount, void_seq FROM reservations ORDER BY rowid",
+		    NULL, 0, check_row, &c, err);
+	/* What a signed decision reserved that no row holds (balances
+	 * catch most of it; a row moved to another decision, not). */
+	if (rc == 0 && !c.bad) {
+		json_object_foreach(c.rows, k, v) {
+			if (json_array_size(json_object_get(v, "left")) == 0)
+				continue;
+			c.bad = true;
+			snprintf(c.detail, sizeof(c.detail), "decision %.64s "
+			    "(entry %lld) reserved more than the ledger's "
+			    "rows hold for it", k, (long long)
+			    json_integer_value(json_object_get(v, "seq")));
+			break;
+		}
+	}
+	if (rc == 0)
 		rc = audit_license_list(a, check_license, &c, err);
 	if (rc == 0 && !c.bad && json_object_size(c.licenses) > 0) {
 		c.bad = true;
@@ -549,5 +628,6 @@ out:
 	json_decref(c.licenses);
 	json_decref(c.expect);
 	json_decref(c.by_decision);
+	json_decref(c.rows);
 	return rc;
 }

@@ -366,5 +366,32 @@ rc=$?
 expect "audit verify of an altered reservation: exit 1" 1 \
     "audit log DAMAGED: ledger: ledger balance lpp/cli-1/2025"
 
+# Tampers that leave every balance as it was: each reservation row is held
+# against the signed decision it names, not only the sums.
+LIVE="(SELECT rowid FROM reservations WHERE void_seq IS NULL ORDER BY rowid
+    LIMIT 1)"
+OTHER="(SELECT seq FROM entries WHERE kind = 'decision' AND seq NOT IN
+    (SELECT seq FROM reservations) ORDER BY seq DESC LIMIT 1)"
+for tamper in \
+    "moved|UPDATE reservations SET seq = $OTHER, decision_id = (SELECT
+        decision_id FROM entries WHERE seq = $OTHER) WHERE rowid = $LIVE" \
+    "split|INSERT INTO reservations SELECT seq, decision_id, quota, key,
+        period, amount / 2, void_seq FROM reservations WHERE rowid = $LIVE;
+        UPDATE reservations SET amount = amount / 2 WHERE rowid = $LIVE" \
+    "zero row|INSERT INTO reservations SELECT seq, decision_id, quota,
+        'nobody', period, 0, NULL FROM reservations WHERE rowid = $LIVE" \
+    "void moved|UPDATE reservations SET void_seq = void_seq - 1 WHERE
+        void_seq IS NOT NULL"; do
+	name=${tamper%%|*}
+	rm -rf "$T/tampered"
+	cp -a "$D" "$T/tampered"
+	sqlite3 "$T/tampered/tiergate.db" "${tamper#*|}" 2>"$T/err"
+	"$TG" --data-dir "$T/tampered" audit verify >"$T/out" 2>"$T/err" \
+	    </dev/null
+	rc=$?
+	expect "audit verify of a reservation $name, balances unchanged: \
+exit 1" 1 "audit log DAMAGED: ledger: "
+done
+
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]
