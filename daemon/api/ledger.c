@@ -343,6 +343,7 @@ struct vctx {
 					 * "left": [[map key, amount]]} */
 	json_t *expect;			/* map key -> amount */
 	json_t *licenses;		/* number -> registration */
+	json_t *tokens;			/* id -> {"name", "role", "revoked"} */
 	char detail[512];
 	bool bad;
 	uint64_t balances;
@@ -426,6 +427,20 @@ scan_entry(void *ctx, const struct audit_entry *e)
 
 		if (num != NULL)
 			json_object_set(c->licenses, num, p);
+	} else if (strcmp(e->kind, "token") == 0) {
+		const char *act = json_string_value(json_object_get(p,
+		    "action"));
+		const char *id = json_string_value(json_object_get(p, "id"));
+
+		if (act != NULL && id != NULL && strcmp(act, "create") == 0)
+			json_object_set_new(c->tokens, id, json_pack("{s:O?, "
+			    "s:O?, s:b}", "name", json_object_get(p, "name"),
+			    "role", json_object_get(p, "role"), "revoked", 0));
+		else if (act != NULL && id != NULL &&
+		    strcmp(act, "revoke") == 0 &&
+		    json_object_get(c->tokens, id) != NULL)
+			json_object_set_new(json_object_get(c->tokens, id),
+			    "revoked", json_true());
 	} else if (strcmp(e->kind, "license_revoked") == 0) {
 		const char *num = json_string_value(json_object_get(p,
 		    "number"));
@@ -442,6 +457,42 @@ static bool
 differs(double a, double b)
 {
 	return fabs(a - b) > 1e-6 * fmax(1, fabs(a));
+}
+
+/*
+ * Each bearer token against the signed entries that created and revoked
+ * it: the same name and role, revoked exactly when a revoke entry says
+ * so, and a stored hash that begins with the id the entry names (the id
+ * is the hash's first 8 bytes, so a row cannot be given another secret).
+ * Whoever can write the database could otherwise raise a token to admin,
+ * bring a revoked one back, or add one of their own.
+ */
+static int
+check_token(void *ctx, int ncols, const char *const *col)
+{
+	struct vctx *c = ctx;
+	json_t *t;
+	const char *name, *role;
+
+	if (c->bad || ncols < 5)
+		return 0;
+	t = col[0] ? json_object_get(c->tokens, col[0]) : NULL;
+	name = t ? json_string_value(json_object_get(t, "name")) : NULL;
+	role = t ? json_string_value(json_object_get(t, "role")) : NULL;
+	if (t == NULL || name == NULL || role == NULL || col[1] == NULL ||
+	    col[2] == NULL || col[3] == NULL || strcmp(name, col[1]) != 0 ||
+	    strcmp(role, col[2]) != 0 ||
+	    strncmp(col[3], col[0], strlen(col[0])) != 0 ||
+	    strlen(col[0]) != 16 || json_is_true(json_object_get(t,
+	    "revoked")) != (col[4] != NULL && strcmp(col[4], "0") != 0)) {
+		c->bad = true;
+		snprintf(c->detail, sizeof(c->detail), "token %.16s in the "
+		    "tokens table is not what the signed token entries made "
+		    "of it", col[0] ? col[0] : "(none)");
+		return 0;
+	}
+	json_object_del(c->tokens, col[0]);
+	return 0;
 }
 
 /*
@@ -568,8 +619,9 @@ api_ledger_verify(struct tg_audit *a, bool *ok, char *detail, size_t size,
 	c.expect = json_object();
 	c.by_decision = json_object();
 	c.rows = json_object();
+	c.tokens = json_object();
 	if (c.licenses == NULL || c.expect == NULL || c.by_decision == NULL ||
-	    c.rows == NULL) {
+	    c.rows == NULL || c.tokens == NULL) {
 		rc = tg_error_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
@@ -618,6 +670,16 @@ api_ledger_verify(struct tg_audit *a, bool *ok, char *detail, size_t size,
 		snprintf(c.detail, sizeof(c.detail), "a signed license "
 		    "registration is missing from the ledger");
 	}
+	if (rc == 0)
+		rc = audit_query(a, "SELECT id, name, role, lower(hex(hash)), "
+		    "revoked FROM tokens ORDER BY rowid", NULL, 0, check_token,
+		    &c, err);
+	if (rc == 0 && !c.bad && json_object_size(c.tokens) > 0) {
+		c.bad = true;
+		snprintf(c.detail, sizeof(c.detail), "token %.16s, created in "
+		    "the signed entries, is missing from the tokens table",
+		    json_object_iter_key(json_object_iter(c.tokens)));
+	}
 	if (rc == 0) {
 		*ok = !c.bad;
 		snprintf(detail, size, "%s", c.detail);
@@ -629,5 +691,6 @@ out:
 	json_decref(c.expect);
 	json_decref(c.by_decision);
 	json_decref(c.rows);
+	json_decref(c.tokens);
 	return rc;
 }

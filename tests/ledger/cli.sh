@@ -356,6 +356,12 @@ run quota list
 refused "quota list" 2
 
 # ---- proof ---------------------------------------------------------------
+# Bearer tokens are logged when created and revoked: the tokens table is
+# held against those entries too.
+run token create --role screen --name t-screen
+run token create --role audit --name t-audit
+run token revoke "$(sqlite3 "$D/tiergate.db" "SELECT id FROM tokens WHERE
+    name = 't-audit'")"
 run audit verify
 expect "audit verify" 0 "ledger OK: "
 cp -a "$D" "$T/tampered"
@@ -391,6 +397,25 @@ for tamper in \
 	rc=$?
 	expect "audit verify of a reservation $name, balances unchanged: \
 exit 1" 1 "audit log DAMAGED: ledger: "
+done
+for tamper in \
+    "raised to admin|UPDATE tokens SET role = 'admin' WHERE name = 't-screen'" \
+    "revoked one restored|UPDATE tokens SET revoked = 0 WHERE name = 't-audit'" \
+    "given another secret|UPDATE tokens SET hash = randomblob(32) WHERE
+        name = 't-screen'" \
+    "added|INSERT INTO tokens SELECT lower(hex(h)), 'mine', 'admin', h,
+        created, 0 FROM (SELECT randomblob(8) || randomblob(24) AS h,
+        created FROM tokens LIMIT 1)" \
+    "deleted|DELETE FROM tokens WHERE name = 't-screen'"; do
+	name=${tamper%%|*}
+	rm -rf "$T/tampered"
+	cp -a "$D" "$T/tampered"
+	sqlite3 "$T/tampered/tiergate.db" "${tamper#*|}" 2>"$T/err"
+	"$TG" --data-dir "$T/tampered" audit verify >"$T/out" 2>"$T/err" \
+	    </dev/null
+	rc=$?
+	expect "audit verify of a token $name: exit 1" 1 \
+	    "audit log DAMAGED: ledger: token "
 done
 
 echo "$pass passed, $fail failed"
