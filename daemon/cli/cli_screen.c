@@ -78,7 +78,7 @@
 #define SCREEN_CHUNK ((size_t)64 << 10)	/* bytes read at a time */
 #define SCREEN_LINE_MAX ((size_t)1 << 20) /* one JSON Lines query */
 #define SCREEN_OUT_MAX ((size_t)64 << 20) /* one output line */
-#define SCREEN_PROGRESS_NS 200000000LL	/* between progress updates */
+#define SCREEN_PROGRESS_NS 200000000ULL	/* between progress updates */
 #define SCREEN_BAD_SHOWN 20		/* bad rows told on stderr */
 
 /* A callback's "stop reading" that is not an error (--strict). */
@@ -151,8 +151,8 @@ struct screen {
 	bool interrupted;
 
 	bool tty;
-	struct timespec start;
-	long long last_progress;
+	uint64_t start;			/* mono_ns() */
+	uint64_t last_progress;
 };
 
 static volatile sig_atomic_t screen_signal;
@@ -195,23 +195,10 @@ on_signal(int sig)
 	screen_signal = sig;
 }
 
-static long long
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static double
 elapsed(const struct screen *s)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)(ts.tv_sec - s->start.tv_sec) +
-	    (double)(ts.tv_nsec - s->start.tv_nsec) / 1e9;
+	return (double)(mono_ns() - s->start) / 1e9;
 }
 
 /* The format a file name implies (FMT_NONE: cannot tell). */
@@ -247,11 +234,11 @@ progress(struct screen *s, bool force)
 {
 	char eta[32];
 	double secs, rate, frac;
-	long long now;
+	uint64_t now;
 
 	if (!s->tty)
 		return;
-	now = now_ns();
+	now = mono_ns();
 	if (!force && now - s->last_progress < SCREEN_PROGRESS_NS)
 		return;
 	s->last_progress = now;
@@ -1496,7 +1483,7 @@ cli_screen(const struct cli_ctx *ctx, int argc, char **argv)
 	buf_init(&s.line, SCREEN_OUT_MAX);
 	buf_init(&s.jline, SCREEN_LINE_MAX);
 	tg_error_clear(&err);
-	clock_gettime(CLOCK_MONOTONIC, &s.start);
+	s.start = mono_ns();
 
 	while ((ch = getopt_long(argc, argv, "ho:", screen_opts, NULL)) != -1) {
 		switch (ch) {

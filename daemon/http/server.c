@@ -171,15 +171,6 @@ struct server {
 
 /* ---- small helpers --------------------------------------------------- */
 
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void
 atomic_add_double(_Atomic double *p, double v)
 {
@@ -374,7 +365,7 @@ run_group(struct server *s, struct job *head)
 	struct audit_receipt *rcpt = NULL;
 	struct tg_error err;
 	size_t n = 0, k = 0;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = mono_ns();
 	int rc;
 
 	for (struct job *j = head; j != NULL; j = j->next)
@@ -430,7 +421,7 @@ run_group(struct server *s, struct job *head)
 		atomic_fetch_add(&s->groups, 1);
 		atomic_fetch_add(&s->group_entries, k);
 		atomic_add_double(&s->group_seconds,
-		    (double)(now_ns() - t0) / 1e9);
+		    (double)(mono_ns() - t0) / 1e9);
 	}
 	for (struct job *j = head, *next; j != NULL; j = next) {
 		next = j->next;
@@ -519,7 +510,7 @@ rate_ok(struct server *s, const char *id, unsigned *retry)
 {
 	double rate = s->cfg->rate_limit;
 	double burst = s->cfg->rate_burst ? s->cfg->rate_burst : 2 * rate;
-	uint64_t now = now_ns();
+	uint64_t now = mono_ns();
 	struct bucket *b = NULL;
 	size_t h = 5381;
 	bool ok;
@@ -575,7 +566,7 @@ static void
 check_token(struct server *s, const char *tok, enum tg_role *role, char id[17])
 {
 	uint8_t h[32];
-	uint64_t now = now_ns();
+	uint64_t now = mono_ns();
 	struct tcache *t;
 
 	*role = TG_ROLE_NONE;
@@ -1637,7 +1628,7 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
 		if (r == NULL)
 			return MHD_NO;
 		r->s = s;
-		r->start_ns = now_ns();
+		r->start_ns = mono_ns();
 		buf_init(&r->body, s->cfg->body_max);
 		*con_cls = r;
 		atomic_fetch_add(&s->in_flight, 1);
@@ -1696,7 +1687,7 @@ completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
 	(void)why;
 	if (r == NULL)
 		return;
-	secs = (double)(now_ns() - r->start_ns) / 1e9;
+	secs = (double)(mono_ns() - r->start_ns) / 1e9;
 	if (r->route != NULL)
 		ri = (size_t)(r->route - routes);
 	if (r->status >= 100 && r->status < 600)

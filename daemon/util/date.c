@@ -138,3 +138,12 @@ date_year(tg_date d)
 	civil_from_days(d, &y, &m, &day);
 	return (int)y;
 }
+
+uint64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}

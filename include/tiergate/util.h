@@ -78,6 +78,9 @@ void date_format(tg_date d, char *buf);
 tg_date date_today(void);		/* UTC */
 int date_year(tg_date d);
 
+/* Nanoseconds on the monotonic clock: for durations and deadlines. */
+uint64_t mono_ns(void);
+
 /* ---- countries ----------------------------------------------------- */
 
 /* ISO 3166-1 alpha-2 codes packed into 0..675: (c0 - 'A') * 26 + (c1 - 'A').

@@ -657,15 +657,6 @@ xprintf(const char *fmt, ...)
 	return p;
 }
 
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void
 bad(unsigned *nbad, const char *name, unsigned long k, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -722,7 +713,7 @@ torture(const char *name, op_fn op, void *arg, unsigned long prefix)
 	unsigned long k, total, first_k = 1, points = 0, nomem = 0;
 	unsigned long tolerated = 0, known = 0, skipped = 0;
 	unsigned nbad = 0;
-	double t0 = now_s();
+	double t0 = (double)mono_ns() / 1e9;
 	bool full = getenv("OOM_FULL") != NULL;
 	long live;
 	int rc0, rc;
@@ -816,12 +807,12 @@ torture(const char *name, op_fn op, void *arg, unsigned long prefix)
 		passed++;
 		printf("ok - %s: %lu of %lu allocations failed in turn%s, %s: "
 		    "%lu -ENOMEM, %lu without effect; %.2f s\n", name, points,
-		    total, b1, sum, nomem, tolerated, now_s() - t0);
+		    total, b1, sum, nomem, tolerated, (double)mono_ns() / 1e9 - t0);
 	} else {
 		failed++;
 		printf("not ok - %s: %u bad of %lu failure points (of %lu "
 		    "allocations), %s; %.2f s\n", name, nbad, points, total,
-		    sum, now_s() - t0);
+		    sum, (double)mono_ns() / 1e9 - t0);
 	}
 	fflush(stdout);
 	cur_op = "setup";
@@ -1171,7 +1162,7 @@ main(void)
 	struct tg_errlist errs;
 	struct files f;
 	char name[160];
-	double t0 = now_s();
+	double t0 = (double)mono_ns() / 1e9;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	catch_crashes();
@@ -1241,7 +1232,7 @@ main(void)
 		free((void *)(uintptr_t)f.bufs[i]);
 	pack_unref(base_pack);
 	printf("# %lu failure points in all (of %lu allocations); %.1f s\n",
-	    tot_points, tot_allocs, now_s() - t0);
+	    tot_points, tot_allocs, (double)mono_ns() / 1e9 - t0);
 	printf("%u passed, %u failed\n", passed, failed);
 	return failed == 0 ? 0 : 1;
 }

@@ -244,15 +244,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /*
  * Waits (at most SETTLE_US) until the server has read everything sent on
  * fd.  With epoll, libmicrohttpd 0.9.75 reads part of a request head and
@@ -279,7 +270,7 @@ settle(int fd)
 static void
 exchange(const uint8_t *data, size_t size, struct tg_buf *answer)
 {
-	uint64_t deadline = now_ms() + ANSWER_SECONDS * 1000;
+	uint64_t deadline = mono_ns() / 1000000 + ANSWER_SECONDS * 1000;
 	size_t off = 0;
 	bool shut = false;
 	char buf[16384];
@@ -306,7 +297,7 @@ exchange(const uint8_t *data, size_t size, struct tg_buf *answer)
 		}
 		if (!shut)
 			p.events |= POLLOUT;
-		if (now_ms() > deadline)
+		if (mono_ns() / 1000000 > deadline)
 			die("no end of the answer in time (a hang)");
 		if (poll(&p, 1, 100) < 0 && errno != EINTR)
 			die("poll failed");
