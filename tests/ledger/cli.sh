@@ -364,13 +364,23 @@ run token revoke "$(sqlite3 "$D/tiergate.db" "SELECT id FROM tokens WHERE
     name = 't-audit'")"
 run audit verify
 expect "audit verify" 0 "ledger OK: "
-cp -a "$D" "$T/tampered"
-sqlite3 "$T/tampered/tiergate.db" "UPDATE reservations SET amount = 1
-    WHERE quota = 'lpp' AND key = 'cli-1'" 2>"$T/err"
-"$TG" --data-dir "$T/tampered" audit verify >"$T/out" 2>"$T/err" </dev/null
-rc=$?
-expect "audit verify of an altered reservation: exit 1" 1 \
-    "audit log DAMAGED: ledger: ledger balance lpp/cli-1/2025"
+# tampered NAME TEXT SQL: `audit verify` of a copy of $D that SQL has
+# altered exits 1 and says TEXT.
+tampered() {
+	rm -rf "$T/tampered"
+	cp -a "$D" "$T/tampered"
+	if ! sqlite3 "$T/tampered/tiergate.db" "$3" 2>"$T/err"; then
+		not_ok "$1: the tamper itself failed: $(cat "$T/err")"
+		return
+	fi
+	"$TG" --data-dir "$T/tampered" audit verify >"$T/out" 2>"$T/err" \
+	    </dev/null
+	rc=$?
+	expect "$1: exit 1" 1 "$2"
+}
+tampered "audit verify of an altered reservation" \
+    "audit log DAMAGED: ledger: ledger balance lpp/cli-1/2025" \
+    "UPDATE reservations SET amount = 1 WHERE quota = 'lpp' AND key = 'cli-1'"
 
 # Tampers that leave every balance as it was: each reservation row is held
 # against the signed decision it names, not only the sums.
@@ -388,15 +398,8 @@ for tamper in \
         'nobody', period, 0, NULL FROM reservations WHERE rowid = $LIVE" \
     "void moved|UPDATE reservations SET void_seq = void_seq - 1 WHERE
         void_seq IS NOT NULL"; do
-	name=${tamper%%|*}
-	rm -rf "$T/tampered"
-	cp -a "$D" "$T/tampered"
-	sqlite3 "$T/tampered/tiergate.db" "${tamper#*|}" 2>"$T/err"
-	"$TG" --data-dir "$T/tampered" audit verify >"$T/out" 2>"$T/err" \
-	    </dev/null
-	rc=$?
-	expect "audit verify of a reservation $name, balances unchanged: \
-exit 1" 1 "audit log DAMAGED: ledger: "
+	tampered "audit verify of a reservation ${tamper%%|*}, balances \
+unchanged" "audit log DAMAGED: ledger: " "${tamper#*|}"
 done
 for tamper in \
     "raised to admin|UPDATE tokens SET role = 'admin' WHERE name = 't-screen'" \
@@ -407,15 +410,8 @@ for tamper in \
         created, 0 FROM (SELECT randomblob(8) || randomblob(24) AS h,
         created FROM tokens LIMIT 1)" \
     "deleted|DELETE FROM tokens WHERE name = 't-screen'"; do
-	name=${tamper%%|*}
-	rm -rf "$T/tampered"
-	cp -a "$D" "$T/tampered"
-	sqlite3 "$T/tampered/tiergate.db" "${tamper#*|}" 2>"$T/err"
-	"$TG" --data-dir "$T/tampered" audit verify >"$T/out" 2>"$T/err" \
-	    </dev/null
-	rc=$?
-	expect "audit verify of a token $name: exit 1" 1 \
-	    "audit log DAMAGED: ledger: token "
+	tampered "audit verify of a token ${tamper%%|*}" \
+	    "audit log DAMAGED: ledger: token " "${tamper#*|}"
 done
 
 echo "$pass passed, $fail failed"
