@@ -338,8 +338,8 @@ fail:
  * object used as a hash map, keyed "quota\x1fkey\x1fperiod".
  */
 struct vctx {
-	json_t *by_decision;		/* decision id -> [[map key, amount]] */
-	json_t *rows;			/* decision id -> {"seq", "void",
+	json_t *rows;			/* binding decision id -> {"seq",
+					 * "void" (its void entry, or 0),
 					 * "left": [[map key, amount]]} */
 	json_t *expect;			/* map key -> amount */
 	json_t *licenses;		/* number -> registration */
@@ -403,24 +403,23 @@ scan_entry(void *ctx, const struct audit_entry *e)
 			    r));
 		}
 		json_object_set_new(c->rows, e->decision_id, json_pack("{s:I, "
-		    "s:I, s:O}", "seq", (json_int_t)e->seq, "void",
+		    "s:I, s:o}", "seq", (json_int_t)e->seq, "void",
 		    (json_int_t)0, "left", list));
-		json_object_set_new(c->by_decision, e->decision_id, list);
 	} else if (strcmp(e->kind, "void") == 0) {
 		const char *d = json_string_value(json_object_get(p,
 		    "decision_id"));
-		json_t *l = d ? json_object_get(c->by_decision, d) : NULL;
-
 		json_t *rw = d ? json_object_get(c->rows, d) : NULL;
 
-		json_array_foreach(l, i, q)
-			map_add(c->expect, json_string_value(json_array_get(q,
-			    0)), -json_real_value(json_array_get(q, 1)));
-		if (l != NULL && rw != NULL)
+		/* A decision is released once, by its first void. */
+		if (rw != NULL && json_integer_value(json_object_get(rw,
+		    "void")) == 0) {
+			json_array_foreach(json_object_get(rw, "left"), i, q)
+				map_add(c->expect, json_string_value(
+				    json_array_get(q, 0)),
+				    -json_real_value(json_array_get(q, 1)));
 			json_object_set_new(rw, "void",
 			    json_integer((json_int_t)e->seq));
-		if (d != NULL)
-			json_object_del(c->by_decision, d);
+		}
 	} else if (strcmp(e->kind, "license") == 0) {
 		const char *num = json_string_value(json_object_get(p,
 		    "number"));
@@ -617,11 +616,10 @@ api_ledger_verify(struct tg_audit *a, bool *ok, char *detail, size_t size,
 	*ok = false;
 	c.licenses = json_object();
 	c.expect = json_object();
-	c.by_decision = json_object();
 	c.rows = json_object();
 	c.tokens = json_object();
-	if (c.licenses == NULL || c.expect == NULL || c.by_decision == NULL ||
-	    c.rows == NULL || c.tokens == NULL) {
+	if (c.licenses == NULL || c.expect == NULL || c.rows == NULL ||
+	    c.tokens == NULL) {
 		rc = tg_error_set(err, -ENOMEM, "out of memory");
 		goto out;
 	}
@@ -689,7 +687,6 @@ api_ledger_verify(struct tg_audit *a, bool *ok, char *detail, size_t size,
 out:
 	json_decref(c.licenses);
 	json_decref(c.expect);
-	json_decref(c.by_decision);
 	json_decref(c.rows);
 	json_decref(c.tokens);
 	return rc;
