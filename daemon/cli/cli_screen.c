@@ -43,11 +43,12 @@
 #include <sys/stat.h>
 
 #include <errno.h>
-#include <limits.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -90,7 +91,10 @@ enum screen_fmt { FMT_NONE, FMT_CSV, FMT_JSONL };
 struct pending {
 	struct csv_txn *t;		/* CSV; NULL for a JSON line */
 	uint64_t line;			/* JSON Lines: its line number */
-	char *error;			/* JSON Lines: why it is bad */
+	char *error;			/* JSON Lines: why it is bad, as
+					 * "line N[, column C]: message" */
+	size_t error_msg;		/* where message starts in error */
+	int error_col;			/* C, or 1 */
 	char pointer[TG_ERR_POINTER_MAX];
 	json_t *request;		/* the query as logged */
 	const struct tg_query *q;	/* in the group's arena */
@@ -715,27 +719,6 @@ count_bad(struct screen *s, uint64_t row, uint64_t line, size_t col,
 	    len < INT_MAX ? (int)len : INT_MAX, msg);
 }
 
-/* A JSON line's error text past its "line N: " or "line N, column C: "
- * (C into *col). */
-static const char *
-jsonl_message(const char *e, size_t *col)
-{
-	const char *p = e;
-	char *end;
-
-	*col = 1;
-	if (strncmp(p, "line ", 5) != 0)
-		return e;
-	p += 5 + strspn(p + 5, "0123456789");
-	if (strncmp(p, ", column ", 9) == 0) {
-		unsigned long c = strtoul(p + 9, &end, 10);
-
-		*col = c > 0 ? (size_t)c : 1;
-		p = end;
-	}
-	return strncmp(p, ": ", 2) == 0 ? p + 2 : e;
-}
-
 /* ---- the commit group ------------------------------------------------- */
 
 static void
@@ -754,27 +737,45 @@ pending_bad(const struct pending *p)
 	return p->t != NULL ? p->t->bad : p->error != NULL;
 }
 
-/* A JSON line's error, as "line N: /pointer: message". */
+/* A JSON line's error: "line N: message", or "line N, column C:
+ * message" when col > 0; error_msg and error_col say where (stderr). */
+static int
+line_error(struct pending *p, int col, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+line_error(struct pending *p, int col, const char *fmt, ...)
+{
+	char text[TG_ERR_POINTER_MAX + TG_ERR_MSG_MAX + 64];
+	va_list ap;
+	int n;
+
+	n = col > 0 ? snprintf(text, sizeof(text), "line %llu, column %d: ",
+	    (unsigned long long)p->line, col) : snprintf(text, sizeof(text),
+	    "line %llu: ", (unsigned long long)p->line);
+	if (n < 0 || (size_t)n >= sizeof(text))
+		n = 0;
+	va_start(ap, fmt);
+	(void)vsnprintf(text + n, sizeof(text) - (size_t)n, fmt, ap);
+	va_end(ap);
+	free(p->error);
+	p->error = strdup(text);
+	p->error_msg = (size_t)n;
+	p->error_col = col > 0 ? col : 1;
+	return p->error != NULL ? 0 : -ENOMEM;
+}
+
+/* A JSON line's decoding error, as "line N: /pointer: message". */
 static int
 jsonl_error(struct pending *p, const struct tg_error *err)
 {
-	char text[TG_ERR_POINTER_MAX + TG_ERR_MSG_MAX + 64];
 	const char *msg;
 
 	msg = err->msg[0] != '\0' ? err->msg : tg_strerror(err->code);
-	if (err->pointer[0] != '\0')
-		(void)snprintf(text, sizeof(text), "line %llu: %s: %s",
-		    (unsigned long long)p->line, err->pointer, msg);
-	else if (err->line > 0)
-		(void)snprintf(text, sizeof(text), "line %llu, column %d: %s",
-		    (unsigned long long)p->line, err->col, msg);
-	else
-		(void)snprintf(text, sizeof(text), "line %llu: %s",
-		    (unsigned long long)p->line, msg);
 	(void)snprintf(p->pointer, sizeof(p->pointer), "%s", err->pointer);
-	free(p->error);
-	p->error = strdup(text);
-	return p->error != NULL ? 0 : -ENOMEM;
+	if (err->pointer[0] != '\0')
+		return line_error(p, 0, "%s: %s", err->pointer, msg);
+	return line_error(p, err->line > 0 ? err->col : 0, "%s", msg);
 }
 
 /* Gives every row of the group an error of the run's own (an audit log
@@ -783,7 +784,6 @@ static int
 fail_group(struct screen *s, const char *why)
 {
 	struct pending *p;
-	char text[TG_ERR_MSG_MAX + 64];
 	size_t i;
 	int rc;
 
@@ -802,12 +802,9 @@ fail_group(struct screen *s, const char *why)
 				return rc;
 			continue;
 		}
-		(void)snprintf(text, sizeof(text), "line %llu: not decided: "
-		    "%s", (unsigned long long)p->line, why);
-		free(p->error);
-		p->error = strdup(text);
-		if (p->error == NULL)
-			return -ENOMEM;
+		rc = line_error(p, 0, "not decided: %s", why);
+		if (rc != 0)
+			return rc;
 	}
 	return 0;
 }
@@ -828,13 +825,11 @@ write_group(struct screen *s, size_t n)
 	for (i = 0; i < n; i++) {
 		p = &s->group[i];
 		if (p->t == NULL) {
-			if (p->error != NULL) {
-				size_t col;
-				const char *m = jsonl_message(p->error, &col);
-
-				count_bad(s, p->line, p->line, col, m,
-				    strlen(m));
-			}
+			if (p->error != NULL)
+				count_bad(s, p->line, p->line,
+				    (size_t)p->error_col, p->error +
+				    p->error_msg, strlen(p->error +
+				    p->error_msg));
 			rc = write_jsonl(s, p);
 			if (rc != 0)
 				return rc;
@@ -1108,7 +1103,6 @@ jsonl_take(struct screen *s, const char *p, size_t n, bool over)
 	struct tg_error err;
 	struct tg_query *forced;
 	struct pending *e;
-	char text[96];
 	bool nomem;
 	int rc;
 
@@ -1127,11 +1121,10 @@ jsonl_take(struct screen *s, const char *p, size_t n, bool over)
 	s->rows++;
 	s->group_rows++;
 	if (over) {
-		(void)snprintf(text, sizeof(text), "line %llu: longer than "
-		    "%zu bytes", (unsigned long long)e->line, SCREEN_LINE_MAX);
-		e->error = strdup(text);
-		if (e->error == NULL)
-			return -ENOMEM;
+		rc = line_error(e, 0, "longer than %zu bytes",
+		    SCREEN_LINE_MAX);
+		if (rc != 0)
+			return rc;
 		return group_added(s, e);
 	}
 	rc = api_query_parse(p, n, s->arena, s->today, &e->q, &err);
