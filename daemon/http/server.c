@@ -1543,7 +1543,7 @@ first_call(struct server *s, struct MHD_Connection *c, struct req *r,
 {
 	const char *auth, *ct, *cl;
 	char allow[128], tok[512];
-	unsigned retry = 1;
+	unsigned retry = 1, ncl;
 	char rbuf[16];
 
 	r->route = find_route(method, url, r->path_id, sizeof(r->path_id),
@@ -1587,8 +1587,8 @@ first_call(struct server *s, struct MHD_Connection *c, struct req *r,
 		 * first length and read the rest of the body as the next
 		 * request (RFC 9112 6.3: reject, and close).  Before the
 		 * Content-Type, which a smuggled request may lack. */
-		if (header_count(c, MHD_HTTP_HEADER_CONTENT_LENGTH) > 1 ||
-		    (header_count(c, MHD_HTTP_HEADER_CONTENT_LENGTH) > 0 &&
+		ncl = header_count(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (ncl > 1 || (ncl > 0 &&
 		    header_count(c, MHD_HTTP_HEADER_TRANSFER_ENCODING) > 0)) {
 			r->close = true;
 			return problem(c, r, 400, "conflicting Content-Length "
@@ -1889,20 +1889,17 @@ slurp(const char *path, size_t *len)
 static unsigned
 fit_fd_limit(unsigned want)
 {
-	struct rlimit rl;
+	struct rlimit rl, nr;
 	rlim_t need = (rlim_t)want + FD_RESERVE;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
 	    rl.rlim_cur >= need)
 		return want;
-	{
-		struct rlimit nr = rl;
-
-		nr.rlim_cur = rl.rlim_max == RLIM_INFINITY ||
-		    rl.rlim_max >= need ? need : rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &nr) == 0)
-			rl.rlim_cur = nr.rlim_cur;
-	}
+	nr = rl;
+	nr.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ?
+	    need : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &nr) == 0)
+		rl.rlim_cur = nr.rlim_cur;
 	if (rl.rlim_cur >= need)
 		return want;
 	want = rl.rlim_cur > 2 * FD_RESERVE ?
