@@ -1198,9 +1198,15 @@ checkpoint_write(struct tg_audit *a, struct tree_ctx *t, uint64_t n,
 	return rc;
 }
 
+/*
+ * One receipt's proof, checkpoint and signature.  sig (sizeof
+ * r->signature) carries the note's signature by this log's key from one
+ * receipt of a note to the next: found on the first call (sig empty),
+ * copied after, rather than hashing the key's name again per receipt.
+ */
 static int
 fill_proof(struct tg_audit *a, struct tree_ctx *t, struct audit_receipt *r,
-    uint64_t size, const char *note, struct tg_error *err)
+    uint64_t size, const char *note, char *sig, struct tg_error *err)
 {
 	r->tree_size = size;
 	r->leaf_index = r->seq - 1;
@@ -1217,14 +1223,16 @@ fill_proof(struct tg_audit *a, struct tree_ctx *t, struct audit_receipt *r,
 	 * verifying it again per receipt.  Not merely the first line: after
 	 * a rotation the latest checkpoint (audit show, export) is co-signed,
 	 * the old key's signature first, and key_id names the new key. */
-	note_signature_by(note, a->origin, a->pub, r->signature,
-	    sizeof(r->signature));
+	if (sig[0] == '\0')
+		note_signature_by(note, a->origin, a->pub, sig,
+		    sizeof(r->signature));
 	/* Not found, or its key hash could not be computed: a receipt with
 	 * no signature would be handed out as if it were whole. */
-	if (r->signature[0] == '\0')
+	if (sig[0] == '\0')
 		return tg_error_set(err, TG_ECRYPTO, "cannot find the "
 		    "signature of key %.16s in checkpoint %" PRIu64, a->key_id,
 		    size);
+	memcpy(r->signature, sig, sizeof(r->signature));
 	return 0;
 }
 
@@ -1586,7 +1594,7 @@ audit_tx_commit(struct audit_tx *tx, struct audit_receipt *out, size_t n,
     struct tg_error *err)
 {
 	struct tg_audit *a = tx->a;
-	char note[NOTE_MAX];
+	char note[NOTE_MAX], sig[sizeof(tx->r[0].signature)] = "";
 	int rc;
 
 	if (n != tx->nr) {
@@ -1610,7 +1618,7 @@ audit_tx_commit(struct audit_tx *tx, struct audit_receipt *out, size_t n,
 	 * is about to commit: the pages are hot and no second read lock is
 	 * taken.  They are handed out only if the commit succeeds. */
 	for (size_t i = 0; rc == 0 && i < tx->nr; i++)
-		rc = fill_proof(a, &tx->t, &tx->r[i], tx->seq, note, err);
+		rc = fill_proof(a, &tx->t, &tx->r[i], tx->seq, note, sig, err);
 	/* No statement may be active at COMMIT, or SQLite cannot checkpoint
 	 * the WAL, which then grows for as long as writes go on. */
 	tx_reset_statements(tx);
@@ -1774,7 +1782,7 @@ audit_receipt_for(struct tg_audit *a, uint64_t seq, struct audit_receipt *r,
 	struct tree_ctx t = { 0 };
 	sqlite3_stmt *st = NULL;
 	uint64_t size = 0;
-	char *note = NULL;
+	char *note = NULL, sig[sizeof(r->signature)] = "";
 	int rc;
 
 	memset(r, 0, sizeof(*r));
@@ -1819,7 +1827,7 @@ audit_receipt_for(struct tg_audit *a, uint64_t seq, struct audit_receipt *r,
 				snprintf(r->request_sha256, 65, "%.64s",
 				    p + 18);
 		}
-		rc = fill_proof(a, &t, r, size, note, err);
+		rc = fill_proof(a, &t, r, size, note, sig, err);
 	}
 out:
 	sqlite3_finalize(st);
