@@ -455,23 +455,14 @@ jcs_put_string(struct tg_buf *b, const char *s, size_t n)
 int
 jcs_put_number(struct tg_buf *b, double x)
 {
-	char tmp[24], *p = tmp + sizeof(tmp);
-	unsigned long long u;
-	bool neg;
+	char t[FMT_WHOLE_LEN];
 
 	if (!isfinite(x))
 		return TG_EINVAL;
 	if (x != floor(x) || fabs(x) > (double)JCS_EXACT_INT)
 		return jcs_double(b, x);
-	neg = x < 0;
-	u = (unsigned long long)(neg ? -x : x);
-	do {
-		*--p = (char)('0' + u % 10);
-		u /= 10;
-	} while (u != 0);
-	if (neg)
-		*--p = '-';
-	return buf_add(b, p, (size_t)(tmp + sizeof(tmp) - p));
+	/* ECMAScript writes -0 as 0. */
+	return buf_adds(b, fmt_whole(x == 0 ? 0.0 : x, t));
 }
 
 static int
