@@ -598,9 +598,8 @@ jcs_dumps(const json_t *v)
 int
 jcs_sha256(const json_t *v, char out[65])
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0, i;
+	unsigned int mdlen = 0;
 	struct tg_buf b;
 	int rc;
 
@@ -615,11 +614,7 @@ jcs_sha256(const json_t *v, char out[65])
 		rc = TG_ECRYPTO;
 		goto out;
 	}
-	for (i = 0; i < mdlen; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 0xf];
-	}
-	out[2 * mdlen] = '\0';
+	hex_encode(md, mdlen, out);
 out:
 	buf_release(&b);
 	return rc;
